@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the C test (-std=c11 -Wall -Wextra -Werror -pedantic) against
+# include/slotrt.h and links it twice, with the shared and with the static
+# library; builds the header as C++17 too; runs all of them.
+# Expects `cargo build` to have produced target/debug/libslotrt.{so,a}.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/env.sh
+profile_dir="${SLOTRT_PROFILE_DIR:-$root/target/debug}"
+out="$root/target/c-tests"
+mkdir -p "$out"
+torch_lib="$(bash scripts/torch_lib_dir.sh)"
+[ -f "$profile_dir/libslotrt.so" ] && [ -f "$profile_dir/libslotrt.a" ] || cargo build --lib
+
+cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -I"$root/include")
+cxxflags=(-std=c++17 -Wall -Wextra -Werror -pedantic -I"$root/include")
+shared_link=(-L"$profile_dir" -lslotrt -Wl,-rpath,"$profile_dir" -Wl,-rpath-link,"$torch_lib")
+# A static libslotrt still needs libtorch (shared) and the C++ runtime.
+cuda_link=()
+[ -f "$torch_lib/libtorch_cuda.so" ] && cuda_link=(-Wl,--no-as-needed -ltorch_cuda -Wl,--as-needed)
+static_link=("$profile_dir/libslotrt.a" -L"$torch_lib" -Wl,-rpath,"$torch_lib"
+  "${cuda_link[@]}" -ltorch -ltorch_cpu -lc10 -lgomp -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl)
+
+cc "${cflags[@]}" tests/c/test_capi.c -o "$out/test_capi_shared" "${shared_link[@]}" -lm
+cc "${cflags[@]}" tests/c/test_capi.c -o "$out/test_capi_static" "${static_link[@]}"
+c++ "${cxxflags[@]}" tests/c/test_header.cpp -o "$out/test_header_cpp" "${shared_link[@]}"
+# Examples must compile warning-free too, and run.
+cc "${cflags[@]}" examples/c/synth_and_score.c -o "$out/example_synth_and_score" "${shared_link[@]}"
+
+status=0
+for t in test_capi_shared test_capi_static test_header_cpp example_synth_and_score; do
+  echo "--- $t"
+  "$out/$t" || status=1
+done
+exit $status

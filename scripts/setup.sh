@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Idempotent setup: a project-local Python venv holding libtorch (torch==2.13.0
+# from PyPI, which tch 0.26 requires) and the Python test dependencies.
+# Re-running reuses what is there. Users with their own libtorch set LIBTORCH
+# instead (see README) and only need the Python part for the Python tests.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${SLOTRT_VENV:-$root/.venv}"
+torch_version="2.13.0"
+py_test_deps=(numpy scikit-learn scipy pytest)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ ! -x "$venv/bin/python" ]; then
+  log "creating virtual environment $venv"
+  python3 -m venv "$venv"
+fi
+py="$venv/bin/python"
+
+have_torch="$("$py" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)"
+if [ -z "${LIBTORCH:-}" ] && [ "$have_torch" != "$torch_version" ]; then
+  log "installing torch==$torch_version into $venv (large download, once)"
+  "$py" -m pip install --disable-pip-version-check -q "torch==$torch_version"
+fi
+
+missing=()
+for dep in "${py_test_deps[@]}"; do
+  mod="$dep"; [ "$dep" = scikit-learn ] && mod=sklearn
+  "$py" -c "import $mod" 2>/dev/null || missing+=("$dep")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Python test dependencies: ${missing[*]}"
+  "$py" -m pip install --disable-pip-version-check -q "${missing[@]}"
+fi
+log "ok: $("$py" -c 'import torch; print("torch", torch.__version__, torch.__file__)' 2>/dev/null || echo 'torch from $LIBTORCH')"

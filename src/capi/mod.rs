@@ -1,0 +1,15 @@
+//! The `extern "C"` surface. Every export runs inside the panic boundary
+//! (`boundary::guard`), checks its pointers, and reports failures as a
+//! `SlotrtStatus` plus a thread-local message. `include/slotrt.h` is
+//! generated from this module by cbindgen (see `cbindgen.toml`,
+//! `tests/header.rs`).
+
+mod boundary;
+pub mod device;
+pub mod errors;
+pub mod metrics;
+pub mod status;
+pub mod synth;
+pub mod version;
+
+pub use status::SlotrtStatus;
