@@ -2,7 +2,8 @@
 # Builds the C test (-std=c11 -Wall -Wextra -Werror -pedantic) against
 # include/slotrt.h and links it twice, with the shared and with the static
 # library; builds the header as C++17 too; runs all of them.
-# Expects `cargo build` to have produced target/debug/libslotrt.{so,a}.
+# Builds target/debug/libslotrt.{so,a} first unless SLOTRT_PROFILE_DIR names
+# a directory with prebuilt ones.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -11,7 +12,8 @@ profile_dir="${SLOTRT_PROFILE_DIR:-$root/target/debug}"
 out="$root/target/c-tests"
 mkdir -p "$out"
 torch_lib="$(bash scripts/torch_lib_dir.sh)"
-[ -f "$profile_dir/libslotrt.so" ] && [ -f "$profile_dir/libslotrt.a" ] || cargo build --lib
+# Cheap when fresh; cargo test alone does not refresh the cdylib/staticlib.
+[ -n "${SLOTRT_PROFILE_DIR:-}" ] || cargo build --lib
 
 cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -I"$root/include")
 cxxflags=(-std=c++17 -Wall -Wextra -Werror -pedantic -I"$root/include")

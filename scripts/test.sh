@@ -32,7 +32,7 @@ step() {
   fi
 }
 
-step cargo-test cargo test --all-targets
+step cargo-test cargo test --all-targets --no-fail-fast
 # The C programs link the libraries cargo built above (cdylib + staticlib).
 step c-tests bash scripts/c_tests.sh
 step python-tests python -m pytest -q tests/python

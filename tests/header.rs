@@ -10,7 +10,8 @@ fn checked_in_header_is_fresh() {
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
     let bindings = cbindgen::Builder::new()
         .with_config(config)
-        .with_src(root.join("src/lib.rs"))
+        // Only the C surface: constants elsewhere in the crate are not ABI.
+        .with_src(root.join("src/capi/mod.rs"))
         .generate()
         .expect("cbindgen failed to generate the header");
     let mut generated = Vec::new();

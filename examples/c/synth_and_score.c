@@ -27,7 +27,7 @@ int main(void) {
     if (slotrt_synth_clip_generate(&options, &clip) != SLOTRT_STATUS_OK) return fail("generate");
 
     slotrt_synth_clip_info info = {.struct_size = sizeof info};
-    if (slotrt_synth_clip_info(clip, &info) != SLOTRT_STATUS_OK) return fail("info");
+    if (slotrt_synth_clip_get_info(clip, &info) != SLOTRT_STATUS_OK) return fail("info");
     size_t pixels = (size_t)info.width * info.height, n = pixels * info.frames;
     uint8_t *ids = malloc(pixels);
     int32_t *truth = malloc(n * sizeof *truth), *pred = malloc(n * sizeof *pred);

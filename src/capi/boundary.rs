@@ -213,13 +213,13 @@ mod tests {
         let a = tch::Tensor::zeros([2, 3], (tch::Kind::Float, tch::Device::Cpu));
         let b = tch::Tensor::zeros([4, 5], (tch::Kind::Float, tch::Device::Cpu));
         let status = guard("slotrt_test", || {
-            let _ = a.matmul(&b);
+            let _product = a.matmul(&b);
             Ok(())
         });
         assert_eq!(status, SlotrtStatus::Panic);
         assert!(last_message().contains("mat1 and mat2"), "{}", last_message());
         let status = guard("slotrt_test", || {
-            a.f_matmul(&b).map_err(Error::from)?;
+            let _product = a.f_matmul(&b).map_err(Error::from)?;
             Ok(())
         });
         assert_eq!(status, SlotrtStatus::Backend);

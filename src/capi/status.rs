@@ -51,7 +51,7 @@ pub enum SlotrtStatus {
 
 impl SlotrtStatus {
     /// Every status, for tests and for `slotrt_status_name`.
-    pub const ALL: [SlotrtStatus; 17] = [
+    pub(crate) const ALL: [SlotrtStatus; 17] = [
         Self::Ok,
         Self::NullArgument,
         Self::InvalidArgument,

@@ -199,11 +199,11 @@ pub unsafe extern "C" fn slotrt_synth_clip_generate(
 /// # Safety
 /// `clip` is a live clip from slotrt_synth_clip_generate; `out` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn slotrt_synth_clip_info(
+pub unsafe extern "C" fn slotrt_synth_clip_get_info(
     clip: *const SlotrtSynthClip,
     out: *mut SlotrtSynthClipInfo,
 ) -> SlotrtStatus {
-    guard("slotrt_synth_clip_info", || {
+    guard("slotrt_synth_clip_get_info", || {
         let clip = &unsafe { arg_ref(clip, "clip") }?.clip;
         let out = unsafe { arg_mut(out, "out") }?;
         check_struct_size(out.struct_size, size_of::<SlotrtSynthClipInfo>(), "out")?;

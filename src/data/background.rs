@@ -24,7 +24,12 @@ fn dark_colour<R: Rng + ?Sized>(rng: &mut R) -> [f32; 3] {
 }
 
 /// A `height * width * 3` RGB background of the given kind.
-pub(crate) fn generate<R: Rng + ?Sized>(kind: BackgroundKind, width: u32, height: u32, rng: &mut R) -> Vec<u8> {
+pub(crate) fn generate<R: Rng + ?Sized>(
+    kind: BackgroundKind,
+    width: u32,
+    height: u32,
+    rng: &mut R,
+) -> Vec<u8> {
     let (w, h) = (width as usize, height as usize);
     let a = dark_colour(rng);
     let b = dark_colour(rng);
@@ -78,7 +83,11 @@ fn stripes<R: Rng + ?Sized>(w: usize, h: usize, rng: &mut R) -> Box<dyn Fn(usize
     let phase = uniform(rng, 0.0, period);
     Box::new(move |x, y| {
         let p = x as f32 * cos + y as f32 * sin + phase;
-        if p.rem_euclid(period) < period * 0.5 { 0.0 } else { 1.0 }
+        if p.rem_euclid(period) < period * 0.5 {
+            0.0
+        } else {
+            1.0
+        }
     })
 }
 
@@ -121,10 +130,20 @@ mod tests {
 
     #[test]
     fn plain_is_uniform_and_textured_varies() {
-        let bg = generate(BackgroundKind::Plain, 16, 16, &mut ChaCha8Rng::seed_from_u64(1));
+        let bg = generate(
+            BackgroundKind::Plain,
+            16,
+            16,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
         assert!(bg.chunks(3).all(|p| p == &bg[..3]));
         let varied = (0..20).filter(|&s| {
-            let bg = generate(BackgroundKind::Textured, 32, 32, &mut ChaCha8Rng::seed_from_u64(s));
+            let bg = generate(
+                BackgroundKind::Textured,
+                32,
+                32,
+                &mut ChaCha8Rng::seed_from_u64(s),
+            );
             bg.chunks(3).any(|p| p != &bg[..3])
         });
         assert!(varied.count() >= 18);

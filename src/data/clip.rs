@@ -38,17 +38,22 @@ impl Clip {
     }
 
     /// RGB of frame `t` (`height * width * 3` bytes). Panics if `t >= frames`.
-    pub fn frame_rgb(&self, t: u32) -> &[u8] {
-        assert!(t < self.frames, "frame {t} out of range (clip has {})", self.frames);
+    pub fn frame_rgb(&self, t: usize) -> &[u8] {
         let n = self.frame_pixels() * 3;
-        &self.rgb[t as usize * n..(t as usize + 1) * n]
+        &self.rgb[self.frame_range(t, n)]
     }
 
     /// Object ids of frame `t` (`height * width` bytes). Panics if `t >= frames`.
-    pub fn frame_ids(&self, t: u32) -> &[u8] {
-        assert!(t < self.frames, "frame {t} out of range (clip has {})", self.frames);
+    pub fn frame_ids(&self, t: usize) -> &[u8] {
         let n = self.frame_pixels();
-        &self.ids[t as usize * n..(t as usize + 1) * n]
+        &self.ids[self.frame_range(t, n)]
+    }
+
+    /// Byte range of frame `t` in a buffer with `n` bytes per frame.
+    fn frame_range(&self, t: usize, n: usize) -> std::ops::Range<usize> {
+        let frames = self.frames as usize;
+        assert!(t < frames, "frame {t} out of range (clip has {frames})");
+        t * n..(t + 1) * n
     }
 }
 
@@ -135,7 +140,10 @@ mod tests {
 
     #[test]
     fn counts_are_uniform_in_range_and_ids_valid() {
-        let c = SynthConfig { frames: 2, ..SynthConfig::default() };
+        let c = SynthConfig {
+            frames: 2,
+            ..SynthConfig::default()
+        };
         let mut seen = [0u32; 6];
         for i in 0..120 {
             let clip = generate_clip(&c, Split::Train, i).unwrap();
@@ -152,7 +160,7 @@ mod tests {
         let c = SynthConfig::default();
         let clip = generate_clip(&c, Split::Validation, 7).unwrap();
         let mut scene = Scene::random(&c, &mut ChaCha8Rng::seed_from_u64(clip.seed)).unwrap();
-        for t in 0..clip.frames {
+        for t in 0..clip.frames as usize {
             let (rgb, ids) = (clip.frame_rgb(t), clip.frame_ids(t));
             for (p, &id) in ids.iter().enumerate() {
                 if id > 0 {
@@ -165,7 +173,11 @@ mod tests {
 
     #[test]
     fn non_square_frames() {
-        let c = SynthConfig { width: 80, height: 48, ..SynthConfig::default() };
+        let c = SynthConfig {
+            width: 80,
+            height: 48,
+            ..SynthConfig::default()
+        };
         let clip = generate_clip(&c, Split::Test, 2).unwrap();
         assert_eq!((clip.width, clip.height), (80, 48));
         assert_eq!(clip.frame_rgb(15).len(), 80 * 48 * 3);
@@ -184,16 +196,24 @@ mod tests {
             ..SynthConfig::default()
         };
         let clip = generate_clip(&c, Split::Train, 0).unwrap();
-        assert!((0..clip.frames).any(|t| clip.frame_ids(t).contains(&1)));
-        assert!(!clip.frame_ids(clip.frames - 1).contains(&1));
+        assert!((0..clip.frames as usize).any(|t| clip.frame_ids(t).contains(&1)));
+        assert!(!clip.frame_ids(clip.frames as usize - 1).contains(&1));
     }
 
     #[test]
     fn oversized_clips_and_bad_configs_are_rejected() {
-        let c = SynthConfig { width: 4096, height: 4096, frames: 100, ..SynthConfig::default() };
+        let c = SynthConfig {
+            width: 4096,
+            height: 4096,
+            frames: 100,
+            ..SynthConfig::default()
+        };
         let msg = generate_clip(&c, Split::Train, 0).unwrap_err().to_string();
         assert!(msg.contains("frames") && msg.contains("limit"), "{msg}");
-        let bad = SynthConfig { width: 0, ..SynthConfig::default() };
+        let bad = SynthConfig {
+            width: 0,
+            ..SynthConfig::default()
+        };
         assert!(generate_clip(&bad, Split::Train, 0).is_err());
     }
 }

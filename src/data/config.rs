@@ -57,7 +57,12 @@ impl Default for SynthConfig {
             frames: 16,
             min_objects: 2,
             max_objects: 5,
-            shapes: vec![ShapeKind::Disc, ShapeKind::Square, ShapeKind::Triangle, ShapeKind::Ellipse],
+            shapes: vec![
+                ShapeKind::Disc,
+                ShapeKind::Square,
+                ShapeKind::Triangle,
+                ShapeKind::Ellipse,
+            ],
             backgrounds: BackgroundKind::ALL.to_vec(),
             motions: MotionKind::ALL.to_vec(),
             min_radius: 0.09,
@@ -181,7 +186,10 @@ mod tests {
         let err = c.validate().expect_err(field);
         assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
         let msg = err.to_string();
-        assert!(msg.contains(field), "message for {field} does not name it: {msg}");
+        assert!(
+            msg.contains(field),
+            "message for {field} does not name it: {msg}"
+        );
     }
 
     #[test]
@@ -225,7 +233,10 @@ mod tests {
 
     #[test]
     fn zero_min_objects_is_allowed() {
-        let c = SynthConfig { min_objects: 0, ..SynthConfig::default() };
+        let c = SynthConfig {
+            min_objects: 0,
+            ..SynthConfig::default()
+        };
         c.validate().unwrap();
     }
 
@@ -233,16 +244,27 @@ mod tests {
     fn objects_that_fit() {
         // r = 0.09 * 64 = 5.76 px: 0.6 * 4096 / (pi * 5.76^2) = 23.6.
         assert_eq!(SynthConfig::default().max_objects_that_fit(), 23);
-        let tiny = SynthConfig { width: 4096, height: 4096, min_radius: 0.001, ..Default::default() };
+        let tiny = SynthConfig {
+            width: 4096,
+            height: 4096,
+            min_radius: 0.001,
+            ..Default::default()
+        };
         assert_eq!(tiny.max_objects_that_fit(), MAX_OBJECT_ID);
-        let c = SynthConfig { max_objects: 24, ..Default::default() };
+        let c = SynthConfig {
+            max_objects: 24,
+            ..Default::default()
+        };
         let msg = c.validate().unwrap_err().to_string();
         assert!(msg.contains("at most 23") && msg.contains("64x64"), "{msg}");
     }
 
     #[test]
     fn serde_round_trip() {
-        let c = SynthConfig { shapes: vec![ShapeKind::Star], ..Default::default() };
+        let c = SynthConfig {
+            shapes: vec![ShapeKind::Star],
+            ..Default::default()
+        };
         let json = serde_json::to_string(&c).unwrap();
         assert!(json.contains("\"star\""), "{json}");
         assert_eq!(serde_json::from_str::<SynthConfig>(&json).unwrap(), c);

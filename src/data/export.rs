@@ -38,16 +38,17 @@ pub fn id_palette(id: u8) -> [u8; 3] {
 
 /// Writes `frame_NNN.png` (RGB), `mask_NNN.png` (ids via `id_palette`),
 /// `ids_NNN.png` (8-bit grey, raw ids) for every frame, and `clip.gif`
-/// (frame and mask side by side, about 8 fps, looping), creating `dir` if needed.
+/// (frame and mask side by side, about 8 fps, looping) and `sheet.png` (all
+/// frames over their masks, enlarged), creating `dir` if needed.
 /// Frame numbers have at least three digits, more for long clips, so names
-/// sort in frame order. Returns the paths written, GIF last.
+/// sort in frame order. Returns the paths written, sheet and GIF last.
 pub fn write_clip_pngs(clip: &Clip, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let (w, h) = (clip.width, clip.height);
     let digits = clip.frames.saturating_sub(1).to_string().len().max(3);
     let mut written = Vec::with_capacity(clip.frames as usize * 3 + 1);
     let mut gif_frames = Vec::with_capacity(clip.frames as usize);
-    for t in 0..clip.frames {
+    for t in 0..clip.frames as usize {
         let rgb = clip.frame_rgb(t);
         let ids = clip.frame_ids(t);
         let mask: Vec<u8> = ids.iter().flat_map(|&id| id_palette(id)).collect();
@@ -64,10 +65,47 @@ pub fn write_clip_pngs(clip: &Clip, dir: &Path) -> Result<Vec<PathBuf>> {
 
         gif_frames.push(side_by_side(w, h, rgb, &mask));
     }
+    let path = dir.join("sheet.png");
+    save(Some(contact_sheet(clip)), &path)?;
+    written.push(path);
     let path = dir.join("clip.gif");
     write_gif(gif_frames, &path)?;
     written.push(path);
     Ok(written)
+}
+
+/// Frames of at most this many pixels on a side are enlarged in the sheet.
+const SHEET_MIN_CELL: u32 = 96;
+/// At most this many frames go into the sheet (evenly spaced).
+const SHEET_MAX_FRAMES: usize = 16;
+
+/// All frames in one picture: frames on the top row, their colour masks
+/// below, enlarged (nearest neighbour) so that small frames stay visible.
+fn contact_sheet(clip: &Clip) -> RgbImage {
+    let (w, h) = (clip.width, clip.height);
+    let scale = SHEET_MIN_CELL.div_ceil(w.min(h)).max(1);
+    let frames = clip.frames as usize;
+    let shown: Vec<usize> = if frames <= SHEET_MAX_FRAMES {
+        (0..frames).collect()
+    } else {
+        (0..SHEET_MAX_FRAMES).map(|i| i * (frames - 1) / (SHEET_MAX_FRAMES - 1)).collect()
+    };
+    let gap = 2;
+    let (cw, ch) = (w * scale, h * scale);
+    let mut sheet = RgbImage::new(shown.len() as u32 * (cw + gap) - gap, 2 * ch + gap);
+    for (col, &t) in shown.iter().enumerate() {
+        let x0 = col as u32 * (cw + gap);
+        let (rgb, ids) = (clip.frame_rgb(t), clip.frame_ids(t));
+        for y in 0..ch {
+            for x in 0..cw {
+                let i = ((y / scale) * w + x / scale) as usize;
+                let px = [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]];
+                sheet.put_pixel(x0 + x, y, image::Rgb(px));
+                sheet.put_pixel(x0 + x, ch + gap + y, image::Rgb(id_palette(ids[i])));
+            }
+        }
+    }
+    sheet
 }
 
 /// One RGBA image, twice as wide: the frame on the left, the mask on the right.
@@ -87,10 +125,16 @@ fn side_by_side(w: u32, h: u32, rgb: &[u8], mask: &[u8]) -> RgbaImage {
 fn write_gif(frames: Vec<RgbaImage>, path: &Path) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut encoder = GifEncoder::new_with_speed(BufWriter::new(file), GIF_QUANT_SPEED);
-    encoder.set_repeat(Repeat::Infinite).map_err(|e| image_error(path, e))?;
+    encoder
+        .set_repeat(Repeat::Infinite)
+        .map_err(|e| image_error(path, e))?;
     let delay = Delay::from_numer_denom_ms(GIF_FRAME_MS, 1);
     encoder
-        .encode_frames(frames.into_iter().map(|img| Frame::from_parts(img, 0, 0, delay)))
+        .encode_frames(
+            frames
+                .into_iter()
+                .map(|img| Frame::from_parts(img, 0, 0, delay)),
+        )
         .map_err(|e| image_error(path, e))
 }
 
@@ -99,8 +143,10 @@ where
     P: image::Pixel<Subpixel = u8> + image::PixelWithColorType,
 {
     // `from_raw` only fails on a length mismatch, i.e. a malformed Clip.
-    let img = img.ok_or_else(|| Error::invalid("clip buffers do not match its width, height and frames"))?;
-    img.save_with_format(path, image::ImageFormat::Png).map_err(|e| image_error(path, e))
+    let img = img
+        .ok_or_else(|| Error::invalid("clip buffers do not match its width, height and frames"))?;
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| image_error(path, e))
 }
 
 fn image_error(path: &Path, e: ImageError) -> Error {
@@ -131,24 +177,40 @@ mod tests {
         assert_eq!(colours.len(), 254);
         assert!(!colours.contains(&[0, 0, 0]));
         for id in 1..=254u8 {
-            assert!(id_palette(id).iter().max().unwrap() >= &200, "id {id} is dark");
+            assert!(
+                id_palette(id).iter().max().unwrap() >= &200,
+                "id {id} is dark"
+            );
         }
     }
 
     #[test]
     fn pngs_and_gif_round_trip() {
-        let config = SynthConfig { width: 40, height: 24, frames: 5, ..SynthConfig::default() };
+        let config = SynthConfig {
+            width: 40,
+            height: 24,
+            frames: 5,
+            ..SynthConfig::default()
+        };
         let clip = generate_clip(&config, Split::Test, 11).unwrap();
         let dir = temp_dir("roundtrip").join("nested");
         let paths = write_clip_pngs(&clip, &dir).unwrap();
-        assert_eq!(paths.len(), 5 * 3 + 1);
-        for t in 0..clip.frames {
+        assert_eq!(paths.len(), 5 * 3 + 2);
+        // Sheet: 5 enlarged frames (scale 4 for a 24-pixel side) over their masks.
+        let sheet = image::open(dir.join("sheet.png")).unwrap().to_rgb8();
+        assert_eq!(sheet.dimensions(), (5 * 160 + 4 * 2, 2 * 96 + 2));
+        assert_eq!(sheet.get_pixel(0, 96 + 2).0, id_palette(clip.frame_ids(0)[0]));
+        for t in 0..clip.frames as usize {
             let ids = image::open(dir.join(format!("ids_{t:03}.png"))).unwrap();
             assert_eq!(ids.color(), image::ColorType::L8);
             assert_eq!(ids.to_luma8().as_raw(), clip.frame_ids(t));
-            let rgb = image::open(dir.join(format!("frame_{t:03}.png"))).unwrap().to_rgb8();
+            let rgb = image::open(dir.join(format!("frame_{t:03}.png")))
+                .unwrap()
+                .to_rgb8();
             assert_eq!(rgb.as_raw(), clip.frame_rgb(t));
-            let mask = image::open(dir.join(format!("mask_{t:03}.png"))).unwrap().to_rgb8();
+            let mask = image::open(dir.join(format!("mask_{t:03}.png")))
+                .unwrap()
+                .to_rgb8();
             for (p, &id) in clip.frame_ids(t).iter().enumerate() {
                 assert_eq!(mask.as_raw()[p * 3..p * 3 + 3], id_palette(id));
             }
@@ -182,7 +244,15 @@ mod tests {
 
     #[test]
     fn unwritable_dir_is_an_io_error() {
-        let clip = generate_clip(&SynthConfig { frames: 1, ..Default::default() }, Split::Train, 0).unwrap();
+        let clip = generate_clip(
+            &SynthConfig {
+                frames: 1,
+                ..Default::default()
+            },
+            Split::Train,
+            0,
+        )
+        .unwrap();
         let file = temp_dir("notadir");
         std::fs::write(&file, b"x").unwrap();
         let err = write_clip_pngs(&clip, &file.join("sub")).unwrap_err();

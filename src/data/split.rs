@@ -98,7 +98,10 @@ mod tests {
         for &s in Split::ALL {
             assert_eq!(s.as_str().parse::<Split>().unwrap(), s);
         }
-        assert_eq!(serde_json::from_str::<Split>("\"val\"").unwrap(), Split::Validation);
+        assert_eq!(
+            serde_json::from_str::<Split>("\"val\"").unwrap(),
+            Split::Validation
+        );
     }
 
     #[test]
@@ -107,7 +110,10 @@ mod tests {
         assert_eq!(clip_seed(Split::Train, 0).unwrap(), 0);
         assert!(clip_seed(Split::Train, last).unwrap() < clip_seed(Split::Validation, 0).unwrap());
         assert!(clip_seed(Split::Validation, last).unwrap() < clip_seed(Split::Test, 0).unwrap());
-        assert_eq!(clip_seed(Split::Test, last).unwrap(), 3 * CLIPS_PER_SPLIT - 1);
+        assert_eq!(
+            clip_seed(Split::Test, last).unwrap(),
+            3 * CLIPS_PER_SPLIT - 1
+        );
         for &s in Split::ALL {
             let msg = clip_seed(s, CLIPS_PER_SPLIT).unwrap_err().to_string();
             assert!(msg.contains("index"), "{msg}");

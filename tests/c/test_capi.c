@@ -76,7 +76,7 @@ static void test_null_arguments(void) {
     CHECK_ERR(slotrt_synth_clip_generate(&options, NULL), SLOTRT_STATUS_NULL_ARGUMENT, "`out_clip`");
     CHECK(clip == NULL);
     info.struct_size = sizeof info;
-    CHECK_ERR(slotrt_synth_clip_info(NULL, &info), SLOTRT_STATUS_NULL_ARGUMENT, "`clip`");
+    CHECK_ERR(slotrt_synth_clip_get_info(NULL, &info), SLOTRT_STATUS_NULL_ARGUMENT, "`clip`");
     CHECK_ERR(slotrt_synth_clip_frame(NULL, 0, rgb, sizeof rgb, NULL, 0), SLOTRT_STATUS_NULL_ARGUMENT, "`clip`");
     slotrt_synth_clip_free(NULL); /* a no-op */
 
@@ -127,7 +127,7 @@ static void test_struct_sizes_and_enums(void) {
     scores.struct_size = 3;
     CHECK_ERR(slotrt_score_clip(labels, labels, 1, 1, 2, &scores), SLOTRT_STATUS_STRUCT_SIZE, "out->struct_size");
     scores.struct_size = sizeof scores;
-    CHECK_ERR(slotrt_score_clip(labels, labels, 1, 3, 2, &scores), SLOTRT_STATUS_INVALID_ARGUMENT, "");
+    CHECK_ERR(slotrt_score_clip(labels, labels, 0, 1, 2, &scores), SLOTRT_STATUS_INVALID_ARGUMENT, "frames");
 }
 
 static void test_clip_roundtrip(void) {
@@ -147,7 +147,7 @@ static void test_clip_roundtrip(void) {
     if (!a || !b) return;
 
     info.struct_size = sizeof info;
-    CHECK(slotrt_synth_clip_info(a, &info) == SLOTRT_STATUS_OK);
+    CHECK(slotrt_synth_clip_get_info(a, &info) == SLOTRT_STATUS_OK);
     CHECK(info.width == 48 && info.height == 32 && info.frames == 6);
     CHECK(info.num_objects >= options.min_objects && info.num_objects <= options.max_objects);
 

@@ -44,8 +44,8 @@ lib.slotrt_synth_options_init.restype = ctypes.c_int32
 lib.slotrt_synth_options_init.argtypes = [ctypes.POINTER(_Options)]
 lib.slotrt_synth_clip_generate.restype = ctypes.c_int32
 lib.slotrt_synth_clip_generate.argtypes = [ctypes.POINTER(_Options), ctypes.POINTER(ctypes.c_void_p)]
-lib.slotrt_synth_clip_info.restype = ctypes.c_int32
-lib.slotrt_synth_clip_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Info)]
+lib.slotrt_synth_clip_get_info.restype = ctypes.c_int32
+lib.slotrt_synth_clip_get_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Info)]
 lib.slotrt_synth_clip_frame.restype = ctypes.c_int32
 lib.slotrt_synth_clip_frame.argtypes = [
     ctypes.c_void_p, ctypes.c_uint32, _u8p, ctypes.c_size_t, _u8p, ctypes.c_size_t,
@@ -79,7 +79,7 @@ def generate_clip(split: str = "train", index: int = 0, **options) -> Clip:
     check(lib.slotrt_synth_clip_generate(ctypes.byref(opts), ctypes.byref(handle)))
     try:
         info = _Info(struct_size=ctypes.sizeof(_Info))
-        check(lib.slotrt_synth_clip_info(handle, ctypes.byref(info)))
+        check(lib.slotrt_synth_clip_get_info(handle, ctypes.byref(info)))
         rgb = np.empty((info.frames, info.height, info.width, 3), np.uint8)
         ids = np.empty((info.frames, info.height, info.width), np.uint8)
         for t in range(info.frames):
