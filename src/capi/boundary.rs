@@ -26,7 +26,20 @@ impl CallError {
 
 impl From<Error> for CallError {
     fn from(err: Error) -> Self {
-        CallError { status: SlotrtStatus::from(&err), message: err.to_string() }
+        CallError { status: SlotrtStatus::from(&err), message: without_torch_backtrace(&err.to_string()) }
+    }
+}
+
+/// libtorch appends a C++ stack trace to its messages; callers want the
+/// first line of reason, not 30 frames of addresses.
+fn without_torch_backtrace(message: &str) -> String {
+    // Panics show the error with Debug escaping, so the newline may be "\\n".
+    match message.find("Exception raised from") {
+        Some(end) => {
+            let head = &message[..end];
+            head.strip_suffix("\\n").or_else(|| head.strip_suffix('\n')).unwrap_or(head).to_owned()
+        }
+        None => message.to_owned(),
     }
 }
 
@@ -97,7 +110,7 @@ pub(crate) fn guard(func: &str, body: impl FnOnce() -> CallResult) -> SlotrtStat
         }
         Err(payload) => {
             let msg = format!("{func}: panic: {}", panic_message(payload.as_ref()));
-            set_last_error(SlotrtStatus::Panic, &msg);
+            set_last_error(SlotrtStatus::Panic, &without_torch_backtrace(&msg));
             SlotrtStatus::Panic
         }
     }
@@ -218,6 +231,7 @@ mod tests {
         });
         assert_eq!(status, SlotrtStatus::Panic);
         assert!(last_message().contains("mat1 and mat2"), "{}", last_message());
+        assert!(!last_message().contains("Exception raised from"), "{}", last_message());
         let status = guard("slotrt_test", || {
             let _product = a.f_matmul(&b).map_err(Error::from)?;
             Ok(())

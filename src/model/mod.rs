@@ -1,5 +1,18 @@
 //! Slot models: config, encoders, grouping (Slot Attention and variants),
 //! predictor, decoders and the bundle format. Uses tch only.
 //!
-//! Filled in by the model-family work; the layer exists now so that the
-//! import rules of `docs/ARCHITECTURE.md` hold from the first commit.
+//! Weight names mirror PyTorch module paths (`encoder.convs.0.weight`,
+//! `grouping.gru.weight_ih`, `predictor.self_attn.in_proj_weight`, ...), so
+//! a PyTorch `state_dict` of the reference modules in
+//! `bindings/python/slotrt/torch_ref` maps onto them one to one.
+
+pub mod bundle;
+pub mod config;
+pub mod decoder;
+pub mod encoder;
+pub mod grouping;
+pub mod layers;
+pub mod slot_model;
+
+pub use config::ModelConfig;
+pub use slot_model::{SlotModel, StepOutput};

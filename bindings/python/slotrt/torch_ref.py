@@ -1,0 +1,223 @@
+"""PyTorch reference modules for slotrt's slot-model family, with the same
+weight names as the native Rust model (src/model), plus the bundle exporter.
+
+This is what a user calls after training in PyTorch (`export`), and the
+parity oracle for the native implementation: the same weights must give the
+same slots and masks within 1e-4 (tests/parity.rs).
+
+Config dicts are the JSON config of a bundle (see src/model/config.rs).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+FORMAT_VERSION = 1
+FORMAT_KEY = "slotrt.format"
+FORMAT_NAME = "slotrt-bundle"
+CONFIG_KEY = "slotrt.config"
+
+
+def position_grid(h: int, w: int) -> torch.Tensor:
+    """[h, w, 4] grid of [y, x, 1-y, 1-x], each in linspace(0, 1)."""
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    return torch.stack([ys, xs, 1 - ys, 1 - xs], dim=-1)
+
+
+def mlp(dim_in: int, hidden: int, dim_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(dim_in, hidden), nn.ReLU(), nn.Linear(hidden, dim_out))
+
+
+class CnnEncoder(nn.Module):
+    def __init__(self, cfg: dict, height: int, width: int):
+        super().__init__()
+        convs, cin = [], 3
+        for c, k, s in zip(cfg["channels"], cfg["kernel_sizes"], cfg["strides"]):
+            convs.append(nn.Conv2d(cin, c, k, stride=s, padding=k // 2))
+            cin = c
+        self.convs = nn.ModuleList(convs)
+        with torch.no_grad():
+            probe = torch.zeros(1, 3, height, width)
+            for conv in self.convs:
+                probe = conv(probe)
+        self.grid = tuple(probe.shape[-2:])
+        self.register_buffer("pos_grid", position_grid(*self.grid), persistent=False)
+        self.pos = nn.Linear(4, cin)
+        self.norm = nn.LayerNorm(cin)
+        self.mlp = mlp(cin, cin, cin)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images
+        for conv in self.convs:
+            x = torch.relu(conv(x))
+        x = x.permute(0, 2, 3, 1) + self.pos(self.pos_grid)
+        return self.mlp(self.norm(x.flatten(1, 2)))
+
+
+class SlotAttention(nn.Module):
+    def __init__(self, cfg: dict, input_dim: int):
+        super().__init__()
+        d, bias = cfg["slot_dim"], cfg.get("qkv_bias", False)
+        self.cfg = cfg
+        self.norm_input = nn.LayerNorm(input_dim)
+        self.to_k = nn.Linear(input_dim, d, bias=bias)
+        self.to_v = nn.Linear(input_dim, d, bias=bias)
+        self.norm_slots = nn.LayerNorm(d)
+        self.to_q = nn.Linear(d, d, bias=bias)
+        self.gru = nn.GRUCell(d, d)
+        if cfg.get("mlp_hidden"):
+            self.norm_mlp = nn.LayerNorm(d)
+            self.mlp = mlp(d, cfg["mlp_hidden"], d)
+        else:
+            self.mlp = None
+
+    def forward(self, tokens, slots, iterations):
+        b, n, _ = tokens.shape
+        _, k, d = slots.shape
+        h = self.cfg.get("heads", 1)
+        hd = d // h
+        x = self.norm_input(tokens)
+        keys = self.to_k(x).view(b, n, h, hd)
+        values = self.to_v(x).view(b, n, h, hd)
+        attentions = []
+        for _ in range(iterations):
+            prev = slots
+            normed = self.norm_slots(slots)
+            q = self.to_q(normed).view(b, k, h, hd)
+            logits = torch.einsum("bnhd,bkhd->bnkh", keys, q) * hd**-0.5
+            attn = logits.reshape(b, n, k * h).softmax(-1).view(b, n, k, h)
+            eps = self.cfg["eps"]
+            if self.cfg["renormalization"] == "eps_inside":
+                weights = (attn + eps) / (attn + eps).sum(1, keepdim=True)
+            else:
+                weights = attn / (attn.sum(1, keepdim=True) + eps)
+            updates = torch.einsum("bnkh,bnhd->bkhd", weights, values).reshape(b, k, d)
+            hidden = normed if self.cfg.get("gru_hidden_normalized", False) else prev
+            slots = self.gru(updates.reshape(-1, d), hidden.reshape(-1, d)).view(b, k, d)
+            if self.mlp is not None:
+                slots = slots + self.mlp(self.norm_mlp(slots))
+            attentions.append(attn.sum(-1).transpose(1, 2))
+        return slots, attentions
+
+
+class SlotInit(nn.Module):
+    def __init__(self, cfg: dict, num_slots: int, dim: int):
+        super().__init__()
+        self.kind = cfg["kind"]
+        if self.kind == "gaussian":
+            self.mu = nn.Parameter(torch.empty(1, 1, dim))
+            self.log_sigma = nn.Parameter(torch.empty(1, 1, dim))
+            nn.init.xavier_uniform_(self.mu)
+            nn.init.xavier_uniform_(self.log_sigma)
+        elif self.kind == "learned_queries":
+            self.queries = nn.Parameter(torch.empty(num_slots, dim))
+            nn.init.xavier_uniform_(self.queries)
+        else:
+            raise ValueError(f"unknown init kind {self.kind!r}")
+
+    def forward(self, batch: int, noise: torch.Tensor | None = None):
+        if self.kind == "gaussian":
+            return self.mu + self.log_sigma.exp() * noise
+        return self.queries.unsqueeze(0).expand(batch, -1, -1)
+
+
+class SpatialBroadcastDecoder(nn.Module):
+    def __init__(self, cfg: dict, slot_dim: int):
+        super().__init__()
+        self.register_buffer(
+            "grid", position_grid(cfg["broadcast_height"], cfg["broadcast_width"]), persistent=False
+        )
+        self.pos = nn.Linear(4, slot_dim)
+        layers, cin = [], slot_dim
+        for c, s in zip(cfg["channels"], cfg["strides"]):
+            layers.append(nn.ConvTranspose2d(cin, c, 5, stride=s, padding=2, output_padding=s - 1))
+            cin = c
+        self.layers = nn.ModuleList(layers)
+        self.out = nn.Conv2d(cin, 4, 3, padding=1)
+
+    def forward(self, slots):
+        b, k, d = slots.shape
+        x = slots.reshape(b * k, 1, 1, d) + self.pos(self.grid)
+        x = x.permute(0, 3, 1, 2)
+        for layer in self.layers:
+            x = torch.relu(layer(x))
+        x = self.out(x)
+        x = x.view(b, k, 4, *x.shape[-2:])
+        masks = x[:, :, 3:].softmax(1)
+        reconstruction = (masks * x[:, :, :3]).sum(1)
+        return reconstruction, masks.squeeze(2)
+
+
+class SlotModel(nn.Module):
+    """encoder -> grouping (init = carried slots) -> predictor; decoder."""
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.config = config
+        pre, g = config["preprocess"], config["grouping"]
+        if config["encoder"]["kind"] != "cnn":
+            raise ValueError(f"unsupported encoder {config['encoder']['kind']!r}")
+        self.encoder = CnnEncoder(config["encoder"], pre["height"], pre["width"])
+        self.grouping = SlotAttention(g, config["encoder"]["channels"][-1])
+        self.init = SlotInit(config["init"], g["num_slots"], g["slot_dim"])
+        pr = config.get("predictor")
+        self.predictor = (
+            nn.TransformerEncoderLayer(
+                g["slot_dim"], pr["heads"], pr["ff_dim"], dropout=0.0,
+                batch_first=True, norm_first=pr["pre_norm"],
+            )
+            if pr
+            else None
+        )
+        self.decoder = SpatialBroadcastDecoder(config["decoder"], g["slot_dim"])
+
+    def normalize(self, images01):
+        pre = self.config["preprocess"]
+        mean = torch.tensor(pre["mean"]).view(1, 3, 1, 1)
+        std = torch.tensor(pre["std"]).view(1, 3, 1, 1)
+        return (images01 - mean) / std
+
+    def step(self, images, init, first_frame: bool):
+        g = self.config["grouping"]
+        tokens = self.encoder(images)
+        iters = g["iters_first"] if first_frame else g["iters_later"]
+        slots, attentions = self.grouping(tokens, init, iters)
+        h, w = self.encoder.grid
+        next_init = self.predictor(slots) if self.predictor is not None else slots
+        return {
+            "slots": slots,
+            "attention_masks": attentions[-1].reshape(slots.shape[0], slots.shape[1], h, w),
+            "attention": attentions,
+            "next_init": next_init,
+        }
+
+
+def export(model: SlotModel, path, config: dict | None = None, description: str = "") -> None:
+    """Writes `model` as a slotrt bundle (float32 safetensors + JSON config)."""
+    from safetensors.torch import save_file
+
+    config = dict(config or model.config)
+    config.setdefault("format_version", FORMAT_VERSION)
+    if description:
+        config["description"] = description
+    tensors = {k: v.detach().to(torch.float32).contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(tensors, str(path), metadata={FORMAT_KEY: FORMAT_NAME, CONFIG_KEY: json.dumps(config)})
+
+
+def load(path) -> SlotModel:
+    """Reads a slotrt bundle into the reference modules (strict)."""
+    from safetensors import safe_open
+
+    with safe_open(str(Path(path)), framework="pt") as f:
+        meta = f.metadata() or {}
+        if meta.get(FORMAT_KEY) != FORMAT_NAME:
+            raise ValueError(f"{path}: not a slotrt bundle")
+        config = json.loads(meta[CONFIG_KEY])
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    model = SlotModel(config)
+    model.load_state_dict(state, strict=True)
+    return model

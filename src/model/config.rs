@@ -1,0 +1,289 @@
+//! Model configuration: one serde struct per component, stored as JSON in
+//! the bundle's metadata. Unknown fields and unknown variants are errors, so
+//! a bundle written by a newer slotrt is refused instead of misread.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Version of the bundle format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub format_version: u32,
+    /// Free text for people: what the model is, how it was made.
+    #[serde(default)]
+    pub description: String,
+    pub preprocess: PreprocessConfig,
+    pub encoder: EncoderConfig,
+    pub grouping: SlotAttentionConfig,
+    pub init: SlotInitConfig,
+    /// Carries slots to the next frame (SAVi / VideoSAUR); absent for image
+    /// models, whose next-frame init is the corrected slots themselves.
+    #[serde(default)]
+    pub predictor: Option<PredictorConfig>,
+    pub decoder: DecoderConfig,
+}
+
+/// How frames become the model's input tensor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessConfig {
+    /// Model input size in pixels.
+    pub height: i64,
+    pub width: i64,
+    /// Per-channel mean and std applied after scaling to [0, 1]:
+    /// x = (pixel / 255 - mean) / std. [-1, 1] scaling is mean 0.5, std 0.5.
+    pub mean: [f64; 3],
+    pub std: [f64; 3],
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EncoderConfig {
+    /// Conv stack + position grid + LayerNorm + MLP (Slot Attention, SAVi).
+    Cnn(CnnEncoderConfig),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CnnEncoderConfig {
+    /// Output channels of each conv layer (ReLU after each).
+    pub channels: Vec<i64>,
+    /// Kernel size of each conv layer (odd; padding keeps the size).
+    pub kernel_sizes: Vec<i64>,
+    /// Stride of each conv layer.
+    pub strides: Vec<i64>,
+}
+
+/// Slot Attention with the switches real checkpoints differ on
+/// (`../shared/MODELS.md` section 2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotAttentionConfig {
+    pub num_slots: i64,
+    pub slot_dim: i64,
+    /// Grouping iterations on a stream's first frame.
+    pub iters_first: i64,
+    /// Iterations on later frames, where the carried slots are a good start.
+    pub iters_later: i64,
+    pub renormalization: Renormalization,
+    pub eps: f64,
+    #[serde(default)]
+    pub qkv_bias: bool,
+    /// GRU hidden state is LayerNorm'd slots (VideoSAUR) instead of raw slots.
+    #[serde(default)]
+    pub gru_hidden_normalized: bool,
+    /// Hidden width of the residual MLP after the GRU; None = no MLP block.
+    pub mlp_hidden: Option<i64>,
+    /// Attention heads; softmax runs jointly over slots x heads.
+    #[serde(default = "one")]
+    pub heads: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// How attention over slots is renormalised over tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Renormalization {
+    /// (A + eps) / Σ_n (A + eps): official Slot Attention, OCL, VideoSAUR.
+    EpsInside,
+    /// A / (Σ_n A + eps): SAVi, DIAS, BO-QSA.
+    EpsOutside,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SlotInitConfig {
+    /// S0 = mu + exp(log_sigma) * noise; the noise comes from a seed.
+    Gaussian,
+    /// S0 = Q, a learned [K, D] table (QSA / BO-QSA): deterministic.
+    LearnedQueries,
+}
+
+/// One transformer block over the K slots.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictorConfig {
+    pub heads: i64,
+    pub ff_dim: i64,
+    /// Pre-LN (VideoSAUR) or post-LN (SAVi).
+    pub pre_norm: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DecoderConfig {
+    /// Each slot broadcast over a grid + position, conv-transposed up to the
+    /// input size, giving RGB + alpha; alpha softmax over slots.
+    SpatialBroadcast(SpatialBroadcastConfig),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpatialBroadcastConfig {
+    /// Grid the slots are broadcast to.
+    pub broadcast_height: i64,
+    pub broadcast_width: i64,
+    /// Channels of each hidden layer; each is a 5x5 transposed conv that
+    /// doubles the size (stride 2) or keeps it (stride 1).
+    pub channels: Vec<i64>,
+    pub strides: Vec<i64>,
+}
+
+fn check(ok: bool, msg: impl FnOnce() -> String) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadModel(format!("config: {}", msg())))
+    }
+}
+
+fn check_positive(value: i64, field: &str) -> Result<()> {
+    check(value > 0, || format!("{field} must be positive, got {value}"))
+}
+
+impl CnnEncoderConfig {
+    /// Token grid produced for an input of the given size.
+    pub fn token_grid(&self, height: i64, width: i64) -> (i64, i64) {
+        self.strides.iter().zip(&self.kernel_sizes).fold((height, width), |(h, w), (&s, &k)| {
+            let out = |n: i64| (n + 2 * (k / 2) - k) / s + 1;
+            (out(h), out(w))
+        })
+    }
+
+    pub fn feature_dim(&self) -> i64 {
+        *self.channels.last().unwrap_or(&0)
+    }
+}
+
+impl SpatialBroadcastConfig {
+    pub fn output_size(&self) -> (i64, i64) {
+        self.strides
+            .iter()
+            .fold((self.broadcast_height, self.broadcast_width), |(h, w), &s| (h * s, w * s))
+    }
+}
+
+impl ModelConfig {
+    /// Checks ranges and cross-component consistency; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        check(self.format_version == FORMAT_VERSION, || {
+            format!(
+                "format_version {} is not supported (this build reads version {FORMAT_VERSION})",
+                self.format_version
+            )
+        })?;
+        let p = &self.preprocess;
+        check_positive(p.height, "preprocess.height")?;
+        check_positive(p.width, "preprocess.width")?;
+        check(p.std.iter().all(|s| *s > 0.0 && s.is_finite()) && p.mean.iter().all(|m| m.is_finite()), || {
+            "preprocess.std must be positive and mean finite".into()
+        })?;
+        let EncoderConfig::Cnn(cnn) = &self.encoder;
+        let layers = cnn.channels.len();
+        check(layers > 0, || "encoder.channels is empty".into())?;
+        check(cnn.kernel_sizes.len() == layers && cnn.strides.len() == layers, || {
+            format!(
+                "encoder.channels, kernel_sizes and strides must have the same length ({}, {}, {})",
+                layers,
+                cnn.kernel_sizes.len(),
+                cnn.strides.len()
+            )
+        })?;
+        for (i, ((&c, &k), &s)) in cnn.channels.iter().zip(&cnn.kernel_sizes).zip(&cnn.strides).enumerate() {
+            check_positive(c, &format!("encoder.channels[{i}]"))?;
+            check(k > 0 && k % 2 == 1, || format!("encoder.kernel_sizes[{i}] must be odd, got {k}"))?;
+            check(s == 1 || s == 2, || format!("encoder.strides[{i}] must be 1 or 2, got {s}"))?;
+        }
+        let g = &self.grouping;
+        check_positive(g.num_slots, "grouping.num_slots")?;
+        check_positive(g.slot_dim, "grouping.slot_dim")?;
+        check_positive(g.iters_first, "grouping.iters_first")?;
+        check_positive(g.iters_later, "grouping.iters_later")?;
+        check_positive(g.heads, "grouping.heads")?;
+        check(g.slot_dim % g.heads == 0, || {
+            format!("grouping.slot_dim {} is not divisible by grouping.heads {}", g.slot_dim, g.heads)
+        })?;
+        check(g.eps > 0.0 && g.eps.is_finite(), || format!("grouping.eps must be positive, got {}", g.eps))?;
+        if let Some(h) = g.mlp_hidden {
+            check_positive(h, "grouping.mlp_hidden")?;
+        }
+        if let Some(pr) = &self.predictor {
+            check_positive(pr.heads, "predictor.heads")?;
+            check_positive(pr.ff_dim, "predictor.ff_dim")?;
+            check(g.slot_dim % pr.heads == 0, || {
+                format!("grouping.slot_dim {} is not divisible by predictor.heads {}", g.slot_dim, pr.heads)
+            })?;
+        }
+        let DecoderConfig::SpatialBroadcast(sb) = &self.decoder;
+        check_positive(sb.broadcast_height, "decoder.broadcast_height")?;
+        check_positive(sb.broadcast_width, "decoder.broadcast_width")?;
+        check(sb.channels.len() == sb.strides.len() && !sb.channels.is_empty(), || {
+            "decoder.channels and decoder.strides must be non-empty and of equal length".into()
+        })?;
+        for (i, (&c, &s)) in sb.channels.iter().zip(&sb.strides).enumerate() {
+            check_positive(c, &format!("decoder.channels[{i}]"))?;
+            check(s == 1 || s == 2, || format!("decoder.strides[{i}] must be 1 or 2, got {s}"))?;
+        }
+        check(sb.output_size() == (p.height, p.width), || {
+            format!(
+                "decoder output {:?} does not match the input size {:?}",
+                sb.output_size(),
+                (p.height, p.width)
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Parses and validates the JSON stored in a bundle.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let config: ModelConfig =
+            serde_json::from_str(json).map_err(|e| Error::BadModel(format!("config: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("config serialises")
+    }
+
+    /// A small SAVi-style video model for 64x64 frames.
+    pub fn savi_small_64() -> Self {
+        ModelConfig {
+            format_version: FORMAT_VERSION,
+            description: String::new(),
+            preprocess: PreprocessConfig { height: 64, width: 64, mean: [0.5; 3], std: [0.5; 3] },
+            encoder: EncoderConfig::Cnn(CnnEncoderConfig {
+                channels: vec![64; 4],
+                kernel_sizes: vec![5; 4],
+                strides: vec![1, 1, 1, 1],
+            }),
+            grouping: SlotAttentionConfig {
+                num_slots: 6,
+                slot_dim: 64,
+                iters_first: 3,
+                iters_later: 1,
+                renormalization: Renormalization::EpsInside,
+                eps: 1e-8,
+                qkv_bias: false,
+                gru_hidden_normalized: false,
+                mlp_hidden: Some(128),
+                heads: 1,
+            },
+            init: SlotInitConfig::Gaussian,
+            predictor: Some(PredictorConfig { heads: 4, ff_dim: 128, pre_norm: false }),
+            decoder: DecoderConfig::SpatialBroadcast(SpatialBroadcastConfig {
+                broadcast_height: 8,
+                broadcast_width: 8,
+                channels: vec![64, 64, 64],
+                strides: vec![2, 2, 2],
+            }),
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! CNN encoder: conv stack, position grid, LayerNorm, MLP -> tokens [B, N, C].
+
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+use super::config::CnnEncoderConfig;
+use super::layers::Mlp;
+
+/// The 4-channel position grid [y, x, 1-y, 1-x] (linspace 0..1), shaped
+/// [h, w, 4], shared by the encoder and the spatial-broadcast decoder.
+pub fn position_grid(h: i64, w: i64, device: Device) -> Tensor {
+    let opts = (Kind::Float, device);
+    let ys = Tensor::linspace(0.0, 1.0, h, opts).view([h, 1]).expand([h, w], false);
+    let xs = Tensor::linspace(0.0, 1.0, w, opts).view([1, w]).expand([h, w], false);
+    Tensor::stack(&[&ys, &xs, &(1.0 - &ys), &(1.0 - &xs)], -1)
+}
+
+#[derive(Debug)]
+pub struct CnnEncoder {
+    convs: Vec<nn::Conv2D>,
+    pos: nn::Linear,
+    norm: nn::LayerNorm,
+    mlp: Mlp,
+    grid: (i64, i64),
+    pos_grid: Tensor,
+}
+
+impl CnnEncoder {
+    /// Weights: convs.{i}, pos, norm, mlp.{0,2}.
+    pub fn new(vs: nn::Path, config: &CnnEncoderConfig, in_height: i64, in_width: i64) -> Self {
+        let mut convs = Vec::new();
+        let mut in_channels = 3;
+        for (i, ((&c, &k), &s)) in
+            config.channels.iter().zip(&config.kernel_sizes).zip(&config.strides).enumerate()
+        {
+            let conv_config = nn::ConvConfig { stride: s, padding: k / 2, ..Default::default() };
+            convs.push(nn::conv2d(&vs / "convs" / i, in_channels, c, k, conv_config));
+            in_channels = c;
+        }
+        let dim = config.feature_dim();
+        let grid = config.token_grid(in_height, in_width);
+        CnnEncoder {
+            convs,
+            pos: nn::linear(&vs / "pos", 4, dim, Default::default()),
+            norm: nn::layer_norm(&vs / "norm", vec![dim], Default::default()),
+            mlp: Mlp::new(&vs / "mlp", dim, dim, dim),
+            grid,
+            pos_grid: position_grid(grid.0, grid.1, vs.device()),
+        }
+    }
+
+    /// Token grid (h, w); N = h * w.
+    pub fn grid(&self) -> (i64, i64) {
+        self.grid
+    }
+
+    /// Normalised images [B, 3, H, W] -> tokens [B, N, C].
+    pub fn forward(&self, images: &Tensor) -> Tensor {
+        let mut x = images.shallow_clone();
+        for conv in &self.convs {
+            x = conv.forward(&x).relu();
+        }
+        let x = x.permute([0, 2, 3, 1]) + self.pos.forward(&self.pos_grid); // [B, h, w, C]
+        let x = x.flatten(1, 2);
+        self.mlp.forward(&self.norm.forward(&x))
+    }
+}

@@ -1,0 +1,138 @@
+//! Slot Attention with the variant switches of `../shared/MODELS.md` §2,
+//! and the slot initialisers.
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+use super::config::{Renormalization, SlotAttentionConfig, SlotInitConfig};
+use super::layers::{GruCell, Mlp};
+
+/// Result of grouping one frame.
+#[derive(Debug)]
+pub struct Grouping {
+    /// Corrected slots [B, K, D].
+    pub slots: Tensor,
+    /// Attention of every iteration, softmax over slots: [B, K, N] each.
+    pub attention: Vec<Tensor>,
+}
+
+#[derive(Debug)]
+pub struct SlotAttention {
+    norm_input: nn::LayerNorm,
+    to_k: nn::Linear,
+    to_v: nn::Linear,
+    norm_slots: nn::LayerNorm,
+    to_q: nn::Linear,
+    gru: GruCell,
+    mlp: Option<(nn::LayerNorm, Mlp)>,
+    config: SlotAttentionConfig,
+}
+
+impl SlotAttention {
+    /// Weights: norm_input, to_k, to_v, norm_slots, to_q, gru, norm_mlp, mlp.
+    pub fn new(vs: nn::Path, config: &SlotAttentionConfig, input_dim: i64) -> Self {
+        let d = config.slot_dim;
+        let lin = nn::LinearConfig { bias: config.qkv_bias, ..Default::default() };
+        SlotAttention {
+            norm_input: nn::layer_norm(&vs / "norm_input", vec![input_dim], Default::default()),
+            to_k: nn::linear(&vs / "to_k", input_dim, d, lin),
+            to_v: nn::linear(&vs / "to_v", input_dim, d, lin),
+            norm_slots: nn::layer_norm(&vs / "norm_slots", vec![d], Default::default()),
+            to_q: nn::linear(&vs / "to_q", d, d, lin),
+            gru: GruCell::new(&vs / "gru", d, d),
+            mlp: config.mlp_hidden.map(|h| {
+                (
+                    nn::layer_norm(&vs / "norm_mlp", vec![d], Default::default()),
+                    Mlp::new(&vs / "mlp", d, h, d),
+                )
+            }),
+            config: config.clone(),
+        }
+    }
+
+    /// Groups tokens [B, N, Din] starting from `slots` [B, K, D].
+    pub fn forward(&self, tokens: &Tensor, slots: &Tensor, iterations: i64) -> Grouping {
+        let (b, n, _) = tokens.size3().expect("tokens [B, N, Din]");
+        let (_, k, d) = slots.size3().expect("slots [B, K, D]");
+        let h = self.config.heads;
+        let hd = d / h;
+        let x = self.norm_input.forward(tokens);
+        let keys = self.to_k.forward(&x).view([b, n, h, hd]);
+        let values = self.to_v.forward(&x).view([b, n, h, hd]);
+        let scale = (hd as f64).powf(-0.5);
+        let mut slots = slots.shallow_clone();
+        let mut attention = Vec::with_capacity(iterations as usize);
+        for _ in 0..iterations {
+            let prev = slots.shallow_clone();
+            let normed = self.norm_slots.forward(&slots);
+            let q = self.to_q.forward(&normed).view([b, k, h, hd]);
+            // logits [B, N, K, h]; softmax jointly over slots x heads.
+            let logits = Tensor::einsum("bnhd,bkhd->bnkh", &[&keys, &q], None::<&[i64]>) * scale;
+            let attn = logits.reshape([b, n, k * h]).softmax(-1, Kind::Float).reshape([b, n, k, h]);
+            let weights = match self.config.renormalization {
+                Renormalization::EpsInside => {
+                    let a = &attn + self.config.eps;
+                    &a / a.sum_dim_intlist(1, true, Kind::Float)
+                }
+                Renormalization::EpsOutside => {
+                    &attn / (attn.sum_dim_intlist(1, true, Kind::Float) + self.config.eps)
+                }
+            };
+            let updates = Tensor::einsum("bnkh,bnhd->bkhd", &[&weights, &values], None::<&[i64]>)
+                .reshape([b, k, d]);
+            let hidden = if self.config.gru_hidden_normalized { normed } else { prev };
+            slots = self.gru.step(&updates.reshape([b * k, d]), &hidden.reshape([b * k, d])).view([b, k, d]);
+            if let Some((norm, mlp)) = &self.mlp {
+                slots = &slots + mlp.forward(&norm.forward(&slots));
+            }
+            attention.push(attn.sum_dim_intlist(-1, false, Kind::Float).transpose(1, 2));
+        }
+        Grouping { slots, attention }
+    }
+}
+
+/// Where a stream's first slots come from.
+#[derive(Debug)]
+pub enum SlotInit {
+    /// mu + exp(log_sigma) * noise; weights init.mu, init.log_sigma [1, 1, D].
+    Gaussian { mu: Tensor, log_sigma: Tensor },
+    /// A learned table; weight init.queries [K, D].
+    LearnedQueries { queries: Tensor },
+}
+
+impl SlotInit {
+    pub fn new(vs: nn::Path, config: &SlotInitConfig, num_slots: i64, dim: i64) -> Self {
+        let bound = (6.0 / (1 + dim) as f64).sqrt();
+        let xavier = nn::Init::Uniform { lo: -bound, up: bound };
+        match config {
+            SlotInitConfig::Gaussian => SlotInit::Gaussian {
+                mu: vs.var("mu", &[1, 1, dim], xavier),
+                log_sigma: vs.var("log_sigma", &[1, 1, dim], xavier),
+            },
+            SlotInitConfig::LearnedQueries => SlotInit::LearnedQueries {
+                queries: vs.var("queries", &[num_slots, dim], xavier),
+            },
+        }
+    }
+
+    /// Initial slots [B, K, D]. `noise` [B, K, D] is required by the
+    /// Gaussian initialiser (standard normal; the caller owns the seed) and
+    /// ignored by learned queries.
+    pub fn slots(&self, batch: i64, num_slots: i64, noise: Option<&Tensor>) -> Tensor {
+        match self {
+            SlotInit::Gaussian { mu, log_sigma } => {
+                let noise = noise.expect("the Gaussian initialiser needs noise");
+                mu + log_sigma.exp() * noise
+            }
+            SlotInit::LearnedQueries { queries } => {
+                let (k, d) = queries.size2().expect("queries [K, D]");
+                debug_assert_eq!(k, num_slots);
+                queries.unsqueeze(0).expand([batch, k, d], false)
+            }
+        }
+    }
+
+    pub fn needs_noise(&self) -> bool {
+        matches!(self, SlotInit::Gaussian { .. })
+    }
+}

@@ -1,0 +1,138 @@
+//! `SlotModel`: encoder -> Slot Attention (init = carried slots) -> masks,
+//! plus the predictor that carries slots to the next frame and the decoder
+//! that gives the training signal and decoder masks.
+
+use tch::nn;
+use tch::{Device, Kind, Tensor};
+
+use super::config::{DecoderConfig, EncoderConfig, ModelConfig};
+use super::decoder::{Decoded, SpatialBroadcastDecoder};
+use super::encoder::CnnEncoder;
+use super::grouping::{SlotAttention, SlotInit};
+use super::layers::TransformerBlock;
+use crate::error::Result;
+
+/// Everything one frame step produces.
+#[derive(Debug)]
+pub struct StepOutput {
+    /// Corrected slots [B, K, D].
+    pub slots: Tensor,
+    /// Last-iteration attention reshaped to the token grid [B, K, h, w].
+    pub attention_masks: Tensor,
+    /// Attention of every iteration [B, K, N] (for the DIAS losses).
+    pub attention: Vec<Tensor>,
+    /// Init for the next frame [B, K, D]: predictor(slots), or slots when
+    /// the model has no predictor.
+    pub next_init: Tensor,
+}
+
+/// A slot model built from a config. Its variables live in `vs`; loading a
+/// bundle fills them (see `bundle`).
+#[derive(Debug)]
+pub struct SlotModel {
+    pub config: ModelConfig,
+    pub vs: nn::VarStore,
+    encoder: CnnEncoder,
+    grouping: SlotAttention,
+    init: SlotInit,
+    predictor: Option<TransformerBlock>,
+    decoder: SpatialBroadcastDecoder,
+}
+
+impl SlotModel {
+    /// Builds the model with freshly initialised weights.
+    pub fn new(config: &ModelConfig, device: Device) -> Result<Self> {
+        config.validate()?;
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let p = &config.preprocess;
+        let EncoderConfig::Cnn(cnn) = &config.encoder;
+        let encoder = CnnEncoder::new(&root / "encoder", cnn, p.height, p.width);
+        let g = &config.grouping;
+        let grouping = SlotAttention::new(&root / "grouping", g, cnn.feature_dim());
+        let init = SlotInit::new(&root / "init", &config.init, g.num_slots, g.slot_dim);
+        let predictor = config
+            .predictor
+            .as_ref()
+            .map(|pr| TransformerBlock::new(&root / "predictor", g.slot_dim, pr.heads, pr.ff_dim, pr.pre_norm));
+        let DecoderConfig::SpatialBroadcast(sb) = &config.decoder;
+        let decoder = SpatialBroadcastDecoder::new(&root / "decoder", sb, g.slot_dim);
+        Ok(SlotModel { config: config.clone(), vs, encoder, grouping, init, predictor, decoder })
+    }
+
+    pub fn num_slots(&self) -> i64 {
+        self.config.grouping.num_slots
+    }
+
+    pub fn slot_dim(&self) -> i64 {
+        self.config.grouping.slot_dim
+    }
+
+    /// Token grid of the attention masks (h, w).
+    pub fn mask_grid(&self) -> (i64, i64) {
+        self.encoder.grid()
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// Maps pixels scaled to [0, 1], [B, 3, H, W], to the model's input.
+    pub fn normalize(&self, images01: &Tensor) -> Tensor {
+        let p = &self.config.preprocess;
+        let opts = (Kind::Float, images01.device());
+        let mean = Tensor::from_slice(&p.mean).to_kind(Kind::Float).to_device(opts.1).view([1, 3, 1, 1]);
+        let std = Tensor::from_slice(&p.std).to_kind(Kind::Float).to_device(opts.1).view([1, 3, 1, 1]);
+        (images01 - mean) / std
+    }
+
+    /// Whether `init_slots` needs noise (Gaussian init) or is deterministic.
+    pub fn init_needs_noise(&self) -> bool {
+        self.init.needs_noise()
+    }
+
+    /// First-frame slots [B, K, D]; `noise` [B, K, D] for the Gaussian init.
+    pub fn init_slots(&self, batch: i64, noise: Option<&Tensor>) -> Tensor {
+        self.init.slots(batch, self.num_slots(), noise)
+    }
+
+    /// Tokens [B, N, C] of normalised images [B, 3, H, W].
+    pub fn encode(&self, images: &Tensor) -> Tensor {
+        self.encoder.forward(images)
+    }
+
+    /// One frame: group `images` (normalised, [B, 3, H, W]) starting from
+    /// `init` [B, K, D]; `first_frame` selects iters_first vs iters_later.
+    pub fn step(&self, images: &Tensor, init: &Tensor, first_frame: bool) -> StepOutput {
+        let tokens = self.encode(images);
+        let g = &self.config.grouping;
+        let iterations = if first_frame { g.iters_first } else { g.iters_later };
+        let grouped = self.grouping.forward(&tokens, init, iterations);
+        let (h, w) = self.mask_grid();
+        let (b, k, _) = grouped.slots.size3().expect("slots [B, K, D]");
+        let last = grouped.attention.last().expect("at least one iteration");
+        let next_init = match &self.predictor {
+            Some(p) => p.forward(&grouped.slots),
+            None => grouped.slots.shallow_clone(),
+        };
+        StepOutput {
+            attention_masks: last.reshape([b, k, h, w]),
+            slots: grouped.slots,
+            attention: grouped.attention,
+            next_init,
+        }
+    }
+
+    /// Decoder reconstruction and alpha masks of slots [B, K, D].
+    pub fn decode(&self, slots: &Tensor) -> Decoded {
+        self.decoder.forward(slots)
+    }
+
+    /// The predictor alone (identity without one).
+    pub fn predict(&self, slots: &Tensor) -> Tensor {
+        match &self.predictor {
+            Some(p) => p.forward(slots),
+            None => slots.shallow_clone(),
+        }
+    }
+}
