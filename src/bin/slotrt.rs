@@ -19,6 +19,39 @@ enum Command {
     Synth(SynthArgs),
     /// Print the library version, ABI and the devices libtorch can use.
     Info,
+    /// Train a video slot model on synthetic clips (see models/*.train.json).
+    Train(TrainArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Training config (JSON: model, data, schedule).
+    #[arg(long)]
+    config: PathBuf,
+    /// Output directory: checkpoint, log, final model.safetensors.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue from OUT/checkpoint.safetensors.
+    #[arg(long)]
+    resume: bool,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// libtorch intra-op threads (0 = libtorch's default).
+    #[arg(long, default_value_t = 0)]
+    threads: i32,
+}
+
+fn train(args: TrainArgs) -> slotrt::Result<()> {
+    let device = slotrt::device::parse_device(&args.device)?;
+    if args.threads > 0 {
+        tch::set_num_threads(args.threads);
+    }
+    let config = slotrt::train::TrainConfig::from_file(&args.config)?;
+    let mut trainer = slotrt::train::Trainer::new(config, &args.out, args.resume, device)?;
+    trainer.run()?;
+    println!("wrote {}", args.out.join("model.safetensors").display());
+    Ok(())
 }
 
 #[derive(Args)]
@@ -116,6 +149,7 @@ fn main() -> ExitCode {
             info();
             Ok(())
         }
+        Command::Train(args) => train(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

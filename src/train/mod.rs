@@ -1,2 +1,10 @@
-//! Losses, the offline trainer, the online fine-tuner and its replay ring.
-//! Uses `model`. Filled in by the training work.
+//! Training: clip batches from the synthetic generator, losses, the LR
+//! schedule, and the offline trainer behind `slotrt train`. Uses `model`.
+//! The online fine-tuner (issue 6) will reuse the same step.
+
+pub mod batch;
+pub mod evaluate;
+pub mod schedule;
+pub mod trainer;
+
+pub use trainer::{TrainConfig, Trainer};
