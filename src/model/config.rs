@@ -171,6 +171,13 @@ impl SpatialBroadcastConfig {
 }
 
 impl ModelConfig {
+    /// How much smaller the decoder's output is than the input (1 = same
+    /// size). Reconstruction targets are average-pooled by this factor.
+    pub fn decoder_downscale(&self) -> i64 {
+        let DecoderConfig::SpatialBroadcast(sb) = &self.decoder;
+        self.preprocess.height / sb.output_size().0
+    }
+
     /// Checks ranges and cross-component consistency; errors name the field.
     pub fn validate(&self) -> Result<()> {
         check(self.format_version == FORMAT_VERSION, || {
@@ -231,10 +238,11 @@ impl ModelConfig {
             check_positive(c, &format!("decoder.channels[{i}]"))?;
             check(s == 1 || s == 2, || format!("decoder.strides[{i}] must be 1 or 2, got {s}"))?;
         }
-        check(sb.output_size() == (p.height, p.width), || {
+        let (oh, ow) = sb.output_size();
+        check(p.height % oh == 0 && p.width % ow == 0 && p.height / oh == p.width / ow, || {
             format!(
-                "decoder output {:?} does not match the input size {:?}",
-                sb.output_size(),
+                "decoder output {:?} must be the input size {:?} divided by one integer factor",
+                (oh, ow),
                 (p.height, p.width)
             )
         })?;
@@ -285,5 +293,42 @@ impl ModelConfig {
                 strides: vec![2, 2, 2],
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_round_trips_through_json() {
+        let c = ModelConfig::savi_small_64();
+        c.validate().unwrap();
+        assert_eq!(ModelConfig::from_json(&c.to_json()).unwrap(), c);
+        assert_eq!(c.decoder_downscale(), 1);
+    }
+
+    #[test]
+    fn decoder_may_work_at_an_integer_fraction_of_the_input() {
+        let mut c = ModelConfig::savi_small_64();
+        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder;
+        sb.strides = vec![2, 2, 1];
+        c.validate().unwrap();
+        assert_eq!(c.decoder_downscale(), 2);
+        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder;
+        sb.broadcast_height = 6; // 24 x 32: not one factor of 64 x 64
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("decoder output"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut c = ModelConfig::savi_small_64();
+        c.grouping.heads = 3;
+        assert!(c.validate().unwrap_err().to_string().contains("grouping.heads"));
+        let mut c = ModelConfig::savi_small_64();
+        let EncoderConfig::Cnn(cnn) = &mut c.encoder;
+        cnn.kernel_sizes[2] = 4;
+        assert!(c.validate().unwrap_err().to_string().contains("encoder.kernel_sizes[2]"));
     }
 }

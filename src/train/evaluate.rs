@@ -24,7 +24,11 @@ pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i6
         for t in 0..frames {
             let images = model.normalize(&batch.frames01.get(t));
             let out = model.step(&images, &init, t == 0 || !carry);
-            masks.push(model.decode(&out.slots).masks.argmax(1, false));
+            let soft = model.decode(&out.slots).masks;
+            let (h, w) = (images.size()[2], images.size()[3]);
+            // Decoders may work at a lower resolution: score at the input's.
+            let soft = if soft.size()[2] != h { soft.upsample_bilinear2d([h, w], false, None, None) } else { soft };
+            masks.push(soft.argmax(1, false));
             init = if carry { out.next_init } else { fresh(t + 1) };
         }
         Tensor::stack(&masks, 0)

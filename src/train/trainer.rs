@@ -105,11 +105,13 @@ impl Trainer {
         let noise = Tensor::randn([b, m.num_slots(), m.slot_dim()], (Kind::Float, m.device()));
         let mut init = m.init_slots(b, Some(&noise));
         let mut loss = Tensor::zeros([], (Kind::Float, m.device()));
+        let f = m.config.decoder_downscale();
         for i in 0..t {
             let images = m.normalize(&frames01.get(i));
             let out = m.step(&images, &init, i == 0);
             let decoded = m.decode(&out.slots);
-            loss += decoded.reconstruction.mse_loss(&images, tch::Reduction::Mean);
+            let target = if f > 1 { images.avg_pool2d([f, f], [f, f], [0, 0], false, true, None) } else { images };
+            loss += decoded.reconstruction.mse_loss(&target, tch::Reduction::Mean);
             init = out.next_init;
         }
         loss / t as f64
