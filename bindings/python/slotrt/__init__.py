@@ -4,22 +4,32 @@ This is the start of the Python binding: library loading, status codes as
 exceptions, version checks, segmentation metrics and the synthetic clip
 generator. The library is found through $SLOTRT_LIBRARY, else the repo's
 target/{release,debug}/libslotrt.so.
+
+The native library is loaded on first use of a name that needs it, so
+`slotrt.torch_ref` (the PyTorch reference modules and bundle exporter) works
+without it.
 """
 
-from ._capi import SlotrtError, abi_version, cuda_available, library_path, version
-from .metrics import ClipScores, ari, fg_ari, score_clip
-from .synth import Clip, generate_clip
+import importlib
 
-__all__ = [
-    "SlotrtError",
-    "abi_version",
-    "cuda_available",
-    "library_path",
-    "version",
-    "ClipScores",
-    "ari",
-    "fg_ari",
-    "score_clip",
-    "Clip",
-    "generate_clip",
-]
+_EXPORTS = {
+    "SlotrtError": "._capi",
+    "abi_version": "._capi",
+    "cuda_available": "._capi",
+    "library_path": "._capi",
+    "version": "._capi",
+    "ClipScores": ".metrics",
+    "ari": ".metrics",
+    "fg_ari": ".metrics",
+    "score_clip": ".metrics",
+    "Clip": ".synth",
+    "generate_clip": ".synth",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module 'slotrt' has no attribute {name!r}")
