@@ -58,3 +58,51 @@ fn info_reports_devices() {
     assert!(ok);
     assert!(stdout.contains("cuda available:"), "{stdout}");
 }
+
+/// A small random-weight bundle for the commands that take a model.
+fn small_bundle(dir: &std::path::Path) -> std::path::PathBuf {
+    use slotrt::model::config::{DecoderConfig, EncoderConfig};
+    let mut c = slotrt::model::ModelConfig::savi_small_64();
+    c.description = "cli test model".into();
+    let EncoderConfig::Cnn(cnn) = &mut c.encoder;
+    cnn.channels = vec![8; 4];
+    cnn.strides = vec![2, 1, 1, 1];
+    let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder;
+    sb.channels = vec![8, 8];
+    sb.strides = vec![2, 2];
+    let model = slotrt::model::SlotModel::new(&c, tch::Device::Cpu).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("model.safetensors");
+    slotrt::model::bundle::save(&model, &path).unwrap();
+    path
+}
+
+#[test]
+fn info_describes_a_model() {
+    let dir = std::env::temp_dir().join(format!("slotrt-cli-info-{}", std::process::id()));
+    let path = small_bundle(&dir);
+    let (ok, stdout, stderr) = slotrt(&["info", path.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    for needle in ["cli test model", "6 slots of 64 dims", "attention masks 32x32", "grouping", "total", "MFLOPs", "\"spatial_broadcast\""] {
+        assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
+    }
+    let (ok, _, stderr) = slotrt(&["info", "/nonexistent.safetensors"]);
+    assert!(!ok && stderr.contains("nonexistent"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn eval_prints_the_table_and_draws_previews() {
+    let dir = std::env::temp_dir().join(format!("slotrt-cli-eval-{}", std::process::id()));
+    let path = small_bundle(&dir);
+    let out = dir.join("eval");
+    let args = ["eval", "--model", path.to_str().unwrap(), "--clips", "3", "--frames", "3", "--batch", "2",
+        "--ablation", "--previews", "1", "--out", out.to_str().unwrap()];
+    let (ok, stdout, stderr) = slotrt(&args);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("| carry-over |") && stdout.contains("| no carry-over |"), "{stdout}");
+    assert!(out.join("test_000000/prediction_sheet.png").exists());
+    assert!(out.join("test_000000/prediction.gif").exists());
+    assert!(!out.join("test_000001").exists(), "only one preview was asked for");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -4,6 +4,7 @@
 use slotrt::data::SynthConfig;
 use slotrt::model::config::{CnnEncoderConfig, DecoderConfig, EncoderConfig, SpatialBroadcastConfig};
 use slotrt::model::{bundle, ModelConfig};
+use slotrt::train::losses::LossWeights;
 use slotrt::train::schedule::LrSchedule;
 use slotrt::train::{TrainConfig, Trainer};
 use tch::Device;
@@ -39,6 +40,7 @@ fn tiny_config(steps: u64) -> TrainConfig {
         checkpoint_every: 10,
         eval_every: 20,
         eval_clips: 2,
+        losses: LossWeights { reconstruction: 1.0, self_distillation: 0.1, self_distillation_ramp_steps: 5 },
     }
 }
 
@@ -72,5 +74,8 @@ fn loss_falls_and_resume_continues() {
     assert!(progress.contains("\"step\":30"), "{progress}");
     let log = std::fs::read_to_string(dir.join("train.log")).unwrap();
     assert!(log.contains("val_fg_ari"), "evaluation never logged");
+    // The first frame runs 3 iterations: self-distillation has a value.
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert!(first["terms"]["self_distillation"].as_f64().unwrap() > 0.0, "{first}");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -17,10 +17,113 @@ struct Cli {
 enum Command {
     /// Write synthetic multi-object clips (frames, colour masks, raw ids, GIF).
     Synth(SynthArgs),
-    /// Print the library version, ABI and the devices libtorch can use.
-    Info,
+    /// Print the library version, ABI and devices; with a model, its
+    /// config, parameters per component and FLOPs per frame.
+    Info {
+        /// A model bundle (.safetensors).
+        model: Option<PathBuf>,
+    },
     /// Train a video slot model on synthetic clips (see models/*.train.json).
     Train(TrainArgs),
+    /// Score a model on held-out synthetic clips and draw its masks.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Model bundle (.safetensors).
+    #[arg(long)]
+    model: PathBuf,
+    /// train, val or test.
+    #[arg(long, default_value = "test")]
+    split: Split,
+    /// Number of clips.
+    #[arg(long, default_value_t = 200)]
+    clips: u32,
+    /// Frames per clip.
+    #[arg(long, default_value_t = 16)]
+    frames: u32,
+    /// Clips per forward batch.
+    #[arg(long, default_value_t = 8)]
+    batch: u32,
+    /// Also score with carry-over switched off (fresh slots every frame).
+    #[arg(long)]
+    ablation: bool,
+    /// Where to write overlay sheets and GIFs of the first clips.
+    #[arg(long, default_value = "out/eval")]
+    out: PathBuf,
+    /// How many clips to draw.
+    #[arg(long, default_value_t = 2)]
+    previews: u32,
+    /// Synthetic data options as JSON (a SynthConfig); default: the
+    /// generator's defaults at the model's input size.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    threads: i32,
+}
+
+fn eval(args: EvalArgs) -> slotrt::Result<()> {
+    use slotrt::train::{batch::clip_batch, evaluate};
+    if args.threads > 0 {
+        tch::set_num_threads(args.threads);
+    }
+    if args.clips == 0 || args.batch == 0 || args.frames == 0 {
+        return Err(slotrt::Error::invalid("--clips, --batch and --frames must be at least 1"));
+    }
+    let model = slotrt::model::bundle::load(&args.model, tch::Device::Cpu)?;
+    let mut data = match &args.data {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| slotrt::Error::io(path, e))?;
+            serde_json::from_str::<SynthConfig>(&text).map_err(|e| slotrt::Error::invalid(format!("{}: {e}", path.display())))?
+        }
+        None => SynthConfig {
+            width: model.config.preprocess.width as u32,
+            height: model.config.preprocess.height as u32,
+            ..SynthConfig::default()
+        },
+    };
+    data.frames = args.frames;
+    data.validate()?;
+    let modes: &[(&str, bool)] = if args.ablation { &[("carry-over", true), ("no carry-over", false)] } else { &[("carry-over", true)] };
+    let bar = indicatif::ProgressBar::new((args.clips as usize * modes.len()) as u64);
+    let mut results = Vec::new();
+    for &(name, carry) in modes {
+        let mut means = evaluate::MeanScores::default();
+        let mut first = 0u32;
+        while first < args.clips {
+            let n = args.batch.min(args.clips - first);
+            let batch = clip_batch(&data, args.split, first as u64, n as usize, model.device())?;
+            let pred = evaluate::predict_masks(&model, &batch, carry, 0);
+            evaluate::score_predictions(&batch, &pred, &mut means)?;
+            if carry {
+                for i in 0..(n.min(args.previews.saturating_sub(first))) {
+                    let labels: Vec<u8> = Vec::<i64>::try_from(pred.select(1, i as i64).flatten(0, -1))?
+                        .into_iter()
+                        .map(|slot| (slot + 1) as u8)
+                        .collect();
+                    let clip = &batch.clips[i as usize];
+                    let dir = args.out.join(format!("{}_{:06}", args.split.as_str(), first + i));
+                    slotrt::data::preview::write_prediction_preview(clip, &labels, &dir)?;
+                }
+            }
+            first += n;
+            bar.inc(n as u64);
+        }
+        results.push((name, means.mean()));
+    }
+    bar.finish_and_clear();
+    println!("{} {} clips of {} frames, {}x{}:", args.split.as_str(), args.clips, args.frames, data.width, data.height);
+    println!("| mode | FG-ARI | mBO | mIoU | ARI | video FG-ARI | video mBO |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, s) in results {
+        println!(
+            "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            s.fg_ari, s.mbo, s.miou, s.ari, s.video_fg_ari, s.video_mbo
+        );
+    }
+    println!("previews: {}", args.out.display());
+    Ok(())
 }
 
 #[derive(Args)]
@@ -141,15 +244,57 @@ fn info() {
     println!("cuda devices: {}", slotrt::device::cuda_device_count());
 }
 
+fn model_info(path: &std::path::Path) -> slotrt::Result<()> {
+    use slotrt::model::cost;
+    let model = slotrt::model::bundle::load(path, tch::Device::Cpu)?;
+    println!("\nmodel {}", path.display());
+    if !model.config.description.is_empty() {
+        println!("  {}", model.config.description);
+    }
+    let c = &model.config;
+    let (h, w) = model.mask_grid();
+    println!(
+        "  input {}x{}, {} slots of {} dims, attention masks {}x{}, iterations {} first / {} later",
+        c.preprocess.width, c.preprocess.height, c.grouping.num_slots, c.grouping.slot_dim, w, h,
+        c.grouping.iters_first, c.grouping.iters_later
+    );
+    println!("  parameters:");
+    let counts = cost::parameter_counts(&model);
+    for (component, n) in &counts {
+        println!("    {component:<10} {n:>10}");
+    }
+    println!("    {:<10} {:>10}", "total", counts.values().sum::<i64>());
+    let f = cost::frame_flops(c);
+    let mflops = |x: f64| x / 1e6;
+    println!("  MFLOPs per frame (multiply-add = 2):");
+    println!("    encoder {:.1}, grouping {:.1} first / {:.1} later, predictor {:.2}, decoder {:.1}",
+        mflops(f.encoder), mflops(f.grouping_first), mflops(f.grouping_later), mflops(f.predictor), mflops(f.decoder));
+    println!(
+        "    inference without decoder: {:.1} (later frames); with decoder: {:.1}",
+        mflops(f.encoder + f.grouping_later + f.predictor),
+        mflops(f.encoder + f.grouping_later + f.predictor + f.decoder)
+    );
+    println!("  config:\n{}", c.to_json());
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`slotrt info | head`), like other CLI tools.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Synth(args) => synth(args),
-        Command::Info => {
+        Command::Info { model } => {
             info();
-            Ok(())
+            match model {
+                Some(path) => model_info(&path),
+                None => Ok(()),
+            }
         }
         Command::Train(args) => train(args),
+        Command::Eval(args) => eval(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,7 +51,7 @@ pub fn write_clip_pngs(clip: &Clip, dir: &Path) -> Result<Vec<PathBuf>> {
     for t in 0..clip.frames as usize {
         let rgb = clip.frame_rgb(t);
         let ids = clip.frame_ids(t);
-        let mask: Vec<u8> = ids.iter().flat_map(|&id| id_palette(id)).collect();
+        let mask = palette_image(ids);
 
         let path = dir.join(format!("frame_{t:0digits$}.png"));
         save(RgbImage::from_raw(w, h, rgb.to_vec()), &path)?;
@@ -63,7 +63,7 @@ pub fn write_clip_pngs(clip: &Clip, dir: &Path) -> Result<Vec<PathBuf>> {
         save(GrayImage::from_raw(w, h, ids.to_vec()), &path)?;
         written.push(path);
 
-        gif_frames.push(side_by_side(w, h, rgb, &mask));
+        gif_frames.push(side_by_side(w, h, &[rgb, &mask]));
     }
     let path = dir.join("sheet.png");
     save(Some(contact_sheet(clip)), &path)?;
@@ -79,50 +79,65 @@ const SHEET_MIN_CELL: u32 = 96;
 /// At most this many frames go into the sheet (evenly spaced).
 const SHEET_MAX_FRAMES: usize = 16;
 
-/// All frames in one picture: frames on the top row, their colour masks
-/// below, enlarged (nearest neighbour) so that small frames stay visible.
-fn contact_sheet(clip: &Clip) -> RgbImage {
-    let (w, h) = (clip.width, clip.height);
-    let scale = SHEET_MIN_CELL.div_ceil(w.min(h)).max(1);
-    let frames = clip.frames as usize;
-    let shown: Vec<usize> = if frames <= SHEET_MAX_FRAMES {
+/// The frames a contact sheet shows: all, or evenly spaced ones.
+pub(crate) fn sheet_frames(frames: usize) -> Vec<usize> {
+    if frames <= SHEET_MAX_FRAMES {
         (0..frames).collect()
     } else {
         (0..SHEET_MAX_FRAMES).map(|i| i * (frames - 1) / (SHEET_MAX_FRAMES - 1)).collect()
-    };
+    }
+}
+
+/// A grid of `w x h` RGB images (`rows[r][c]`), enlarged (nearest
+/// neighbour) so that small frames stay visible, with 2-pixel gaps.
+pub(crate) fn image_grid(w: u32, h: u32, rows: &[Vec<Vec<u8>>]) -> RgbImage {
+    let scale = SHEET_MIN_CELL.div_ceil(w.min(h)).max(1);
     let gap = 2;
     let (cw, ch) = (w * scale, h * scale);
-    let mut sheet = RgbImage::new(shown.len() as u32 * (cw + gap) - gap, 2 * ch + gap);
-    for (col, &t) in shown.iter().enumerate() {
-        let x0 = col as u32 * (cw + gap);
-        let (rgb, ids) = (clip.frame_rgb(t), clip.frame_ids(t));
-        for y in 0..ch {
-            for x in 0..cw {
-                let i = ((y / scale) * w + x / scale) as usize;
-                let px = [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]];
-                sheet.put_pixel(x0 + x, y, image::Rgb(px));
-                sheet.put_pixel(x0 + x, ch + gap + y, image::Rgb(id_palette(ids[i])));
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
+    let mut sheet = RgbImage::new((cols * (cw + gap)).saturating_sub(gap), (rows.len() as u32 * (ch + gap)).saturating_sub(gap));
+    for (r, row) in rows.iter().enumerate() {
+        for (c, img) in row.iter().enumerate() {
+            let (x0, y0) = (c as u32 * (cw + gap), r as u32 * (ch + gap));
+            for y in 0..ch {
+                for x in 0..cw {
+                    let i = 3 * ((y / scale) * w + x / scale) as usize;
+                    sheet.put_pixel(x0 + x, y0 + y, image::Rgb([img[i], img[i + 1], img[i + 2]]));
+                }
             }
         }
     }
     sheet
 }
 
-/// One RGBA image, twice as wide: the frame on the left, the mask on the right.
-fn side_by_side(w: u32, h: u32, rgb: &[u8], mask: &[u8]) -> RgbaImage {
+/// Colour-codes an id map with `id_palette`.
+pub(crate) fn palette_image(ids: &[u8]) -> Vec<u8> {
+    ids.iter().flat_map(|&id| id_palette(id)).collect()
+}
+
+/// All frames in one picture: frames on the top row, their colour masks below.
+fn contact_sheet(clip: &Clip) -> RgbImage {
+    let shown = sheet_frames(clip.frames as usize);
+    let frames = shown.iter().map(|&t| clip.frame_rgb(t).to_vec()).collect();
+    let masks = shown.iter().map(|&t| palette_image(clip.frame_ids(t))).collect();
+    image_grid(clip.width, clip.height, &[frames, masks])
+}
+
+/// One RGBA image of RGB panels side by side.
+pub(crate) fn side_by_side(w: u32, h: u32, panels: &[&[u8]]) -> RgbaImage {
     let row = w as usize * 3;
-    let mut out = Vec::with_capacity(w as usize * h as usize * 8);
+    let mut out = Vec::with_capacity(w as usize * h as usize * 4 * panels.len());
     for y in 0..h as usize {
-        for half in [rgb, mask] {
-            for px in half[y * row..(y + 1) * row].chunks_exact(3) {
+        for panel in panels {
+            for px in panel[y * row..(y + 1) * row].chunks_exact(3) {
                 out.extend_from_slice(&[px[0], px[1], px[2], 255]);
             }
         }
     }
-    RgbaImage::from_raw(2 * w, h, out).expect("buffer sized for 2w x h RGBA")
+    RgbaImage::from_raw(panels.len() as u32 * w, h, out).expect("buffer sized for the panels")
 }
 
-fn write_gif(frames: Vec<RgbaImage>, path: &Path) -> Result<()> {
+pub(crate) fn write_gif(frames: Vec<RgbaImage>, path: &Path) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut encoder = GifEncoder::new_with_speed(BufWriter::new(file), GIF_QUANT_SPEED);
     encoder
@@ -138,7 +153,7 @@ fn write_gif(frames: Vec<RgbaImage>, path: &Path) -> Result<()> {
         .map_err(|e| image_error(path, e))
 }
 
-fn save<P>(img: Option<image::ImageBuffer<P, Vec<u8>>>, path: &Path) -> Result<()>
+pub(crate) fn save<P>(img: Option<image::ImageBuffer<P, Vec<u8>>>, path: &Path) -> Result<()>
 where
     P: image::Pixel<Subpixel = u8> + image::PixelWithColorType,
 {

@@ -12,7 +12,8 @@
 //!   deterministically; [`clip_seed`] keeps the splits' seeds disjoint.
 //! * [`Scene`] is the reusable world model (sampling, motion, rendering),
 //!   e.g. for an interactive environment that moves one object itself.
-//! * [`export`] writes PNGs and a preview GIF.
+//! * [`export`] writes PNGs and a preview GIF; [`preview`] draws a
+//!   model's masks next to the ground truth.
 //!
 //! Self-contained: this layer uses nothing from the model, training, runtime,
 //! C API or metrics layers.
@@ -23,6 +24,7 @@ mod colour;
 pub mod config;
 pub mod export;
 pub mod kinds;
+pub mod preview;
 pub mod scene;
 mod shape;
 mod spawn;

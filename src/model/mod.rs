@@ -8,6 +8,7 @@
 
 pub mod bundle;
 pub mod config;
+pub mod cost;
 pub mod decoder;
 pub mod encoder;
 pub mod grouping;

@@ -35,31 +35,55 @@ pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i6
     })
 }
 
-/// Mean scores over the clips of a batch.
-pub fn score_batch(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64) -> Result<ClipScores> {
-    let pred = predict_masks(model, batch, carry, seed).to_kind(Kind::Int).to_device(tch::Device::Cpu);
+/// Running means of clip scores; a NaN (nothing to score) is skipped.
+#[derive(Clone, Debug, Default)]
+pub struct MeanScores {
+    sums: [f64; 6],
+    counts: [u32; 6],
+    pub clips: usize,
+}
+
+impl MeanScores {
+    pub fn add(&mut self, s: &ClipScores) {
+        for (j, v) in [s.ari, s.fg_ari, s.mbo, s.miou, s.video_fg_ari, s.video_mbo].into_iter().enumerate() {
+            if v.is_finite() {
+                self.sums[j] += v;
+                self.counts[j] += 1;
+            }
+        }
+        self.clips += 1;
+    }
+
+    /// Means; `frames_with_objects` holds the number of clips with objects.
+    pub fn mean(&self) -> ClipScores {
+        let m = |j: usize| if self.counts[j] > 0 { self.sums[j] / self.counts[j] as f64 } else { f64::NAN };
+        ClipScores {
+            ari: m(0),
+            fg_ari: m(1),
+            mbo: m(2),
+            miou: m(3),
+            video_fg_ari: m(4),
+            video_mbo: m(5),
+            frames_with_objects: self.counts[1],
+        }
+    }
+}
+
+/// Scores every clip of a batch given hard predictions [T, B, H, W].
+pub fn score_predictions(batch: &ClipBatch, pred: &Tensor, into: &mut MeanScores) -> Result<()> {
+    let pred = pred.to_kind(Kind::Int).to_device(tch::Device::Cpu);
     let (t, _, h, w) = pred.size4()?;
-    let mut sums = [0.0f64; 6];
-    let mut counted = [0u32; 6];
     for (i, clip) in batch.clips.iter().enumerate() {
         let p: Vec<i32> = Vec::try_from(pred.select(1, i as i64).flatten(0, -1))?;
         let truth: Vec<i32> = clip.ids.iter().map(|&x| x as i32).collect();
-        let s = score_clip(&truth, &p, t as usize, h as usize, w as usize)?;
-        for (j, v) in [s.ari, s.fg_ari, s.mbo, s.miou, s.video_fg_ari, s.video_mbo].into_iter().enumerate() {
-            if v.is_finite() {
-                sums[j] += v;
-                counted[j] += 1;
-            }
-        }
+        into.add(&score_clip(&truth, &p, t as usize, h as usize, w as usize)?);
     }
-    let mean = |j: usize| if counted[j] > 0 { sums[j] / counted[j] as f64 } else { f64::NAN };
-    Ok(ClipScores {
-        ari: mean(0),
-        fg_ari: mean(1),
-        mbo: mean(2),
-        miou: mean(3),
-        video_fg_ari: mean(4),
-        video_mbo: mean(5),
-        frames_with_objects: counted[1],
-    })
+    Ok(())
+}
+
+/// Mean scores over the clips of a batch.
+pub fn score_batch(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64) -> Result<ClipScores> {
+    let mut means = MeanScores::default();
+    score_predictions(batch, &predict_masks(model, batch, carry, seed), &mut means)?;
+    Ok(means.mean())
 }

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod evaluate;
+pub mod losses;
 pub mod schedule;
 pub mod trainer;
 

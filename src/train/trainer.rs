@@ -14,6 +14,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::batch::clip_batch;
 use super::evaluate::score_batch;
+use super::losses::{self_distillation, LossWeights};
 use super::schedule::LrSchedule;
 use crate::data::{Split, SynthConfig};
 use crate::error::{Error, Result};
@@ -35,6 +36,8 @@ pub struct TrainConfig {
     pub checkpoint_every: u64,
     pub eval_every: u64,
     pub eval_clips: usize,
+    #[serde(default)]
+    pub losses: LossWeights,
 }
 
 impl TrainConfig {
@@ -98,23 +101,31 @@ impl Trainer {
             .map_err(|e| Error::io(&path, e))
     }
 
-    /// Reconstruction loss of one batch of clips, slots carried frame to frame.
-    fn clip_loss(&self, frames01: &Tensor) -> Tensor {
+    /// Loss of one batch of clips, slots carried frame to frame:
+    /// (total, reconstruction, self-distillation), means over frames.
+    fn clip_loss(&self, frames01: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (t, b) = (frames01.size()[0], frames01.size()[1]);
         let m = &self.model;
         let noise = Tensor::randn([b, m.num_slots(), m.slot_dim()], (Kind::Float, m.device()));
         let mut init = m.init_slots(b, Some(&noise));
-        let mut loss = Tensor::zeros([], (Kind::Float, m.device()));
+        let mut reconstruction = Tensor::zeros([], (Kind::Float, m.device()));
+        let mut distillation = Tensor::zeros([], (Kind::Float, m.device()));
         let f = m.config.decoder_downscale();
         for i in 0..t {
             let images = m.normalize(&frames01.get(i));
             let out = m.step(&images, &init, i == 0);
             let decoded = m.decode(&out.slots);
             let target = if f > 1 { images.avg_pool2d([f, f], [f, f], [0, 0], false, true, None) } else { images };
-            loss += decoded.reconstruction.mse_loss(&target, tch::Reduction::Mean);
+            reconstruction += decoded.reconstruction.mse_loss(&target, tch::Reduction::Mean);
+            if self.config.losses.self_distillation > 0.0 {
+                distillation += self_distillation(&out.attention);
+            }
             init = out.next_init;
         }
-        loss / t as f64
+        let (reconstruction, distillation) = (reconstruction / t as f64, distillation / t as f64);
+        let w = &self.config.losses;
+        let total = w.reconstruction * &reconstruction + w.self_distillation_at(self.step) * &distillation;
+        (total, reconstruction, distillation)
     }
 
     /// Trains until `config.steps`, checkpointing and validating on the way.
@@ -137,8 +148,12 @@ impl Trainer {
             let lr = c.lr.at(self.step);
             opt.set_lr(lr);
             let batch = clip_batch(&data, Split::Train, self.step * c.batch_size as u64, c.batch_size, self.model.device())?;
-            let loss = self.clip_loss(&batch.frames01);
+            let (loss, reconstruction, distillation) = self.clip_loss(&batch.frames01);
             let loss_value = loss.double_value(&[]);
+            let terms = serde_json::json!({
+                "reconstruction": reconstruction.double_value(&[]),
+                "self_distillation": distillation.double_value(&[]),
+            });
             if !loss_value.is_finite() {
                 return Err(Error::Internal(format!("loss became {loss_value} at step {}", self.step)));
             }
@@ -150,11 +165,13 @@ impl Trainer {
                 let s = score_batch(&self.model, &val, true, 0)?;
                 last_fg_ari = s.fg_ari;
                 self.log(serde_json::json!({
-                    "step": self.step, "loss": loss_value, "lr": lr, "steps_per_s": rate,
+                    "step": self.step, "loss": loss_value, "terms": terms, "lr": lr, "steps_per_s": rate,
                     "val_fg_ari": s.fg_ari, "val_mbo": s.mbo, "val_video_fg_ari": s.video_fg_ari,
                 }))?;
             } else {
-                self.log(serde_json::json!({ "step": self.step, "loss": loss_value, "lr": lr, "steps_per_s": rate }))?;
+                self.log(serde_json::json!({
+                    "step": self.step, "loss": loss_value, "terms": terms, "lr": lr, "steps_per_s": rate,
+                }))?;
             }
             if self.step % c.checkpoint_every == 0 || self.step == c.steps {
                 self.checkpoint()?;
