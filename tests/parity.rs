@@ -33,7 +33,8 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).abs().max().double_value(&[])
 }
 
-fn check_variant(variant: &str) {
+/// Returns the number of active slots (over the batch) per frame.
+fn check_variant(variant: &str) -> Vec<i64> {
     let dir = reference_case(variant);
     let model = bundle::load(&dir.join("model.safetensors"), Device::Cpu).expect("bundle loads");
     let case: HashMap<String, Tensor> =
@@ -41,6 +42,7 @@ fn check_variant(variant: &str) {
     let frames = &case["frames"];
     let batch = frames.size()[1];
     let mut worst = 0.0f64;
+    let mut active_counts = Vec::new();
     tch::no_grad(|| {
         let mut init = model.init_slots(batch, Some(&case["noise"]));
         for t in 0..frames.size()[0] {
@@ -57,12 +59,19 @@ fn check_variant(variant: &str) {
                 assert!(diff <= TOLERANCE, "{variant}: {name} at frame {t} differs by {diff:e}");
                 worst = worst.max(diff);
             }
+            let active = out.active.to_kind(tch::Kind::Float);
+            assert_eq!(max_abs_diff(&active, &case[&format!("active_{t}")]), 0.0, "{variant}: active slots differ at frame {t}");
+            active_counts.push(active.sum(tch::Kind::Float).double_value(&[]) as i64);
             // Carry our own state forward: errors would accumulate.
             init = out.next_init;
         }
     });
-    eprintln!("{variant}: max abs difference {worst:e} over {} frames", frames.size()[0]);
+    eprintln!(
+        "{variant}: max abs difference {worst:e} over {} frames; active slots per frame {active_counts:?}",
+        frames.size()[0]
+    );
     std::fs::remove_dir_all(dir).ok();
+    active_counts
 }
 
 #[test]
@@ -78,4 +87,13 @@ fn savi_predictor_over_eight_frames_of_carry_over() {
 #[test]
 fn learned_queries_prenorm_predictor_and_heads() {
     check_variant("queries");
+}
+
+#[test]
+fn dias_reduction_and_reinitialised_aggregation() {
+    let counts = check_variant("dias");
+    // The thresholds must actually drop some slots, and never all of them.
+    let full = 2 * 5;
+    assert!(counts.iter().any(|&c| c < full), "no slot was dropped: {counts:?}");
+    assert!(counts.iter().all(|&c| c >= 2), "{counts:?}");
 }

@@ -25,6 +25,21 @@ pub struct ModelConfig {
     #[serde(default)]
     pub predictor: Option<PredictorConfig>,
     pub decoder: DecoderConfig,
+    /// DIAS redundancy reduction + re-initialised aggregation; absent = off.
+    #[serde(default)]
+    pub dias: Option<DiasConfig>,
+}
+
+/// DIAS: after grouping, slots whose attention area is below
+/// `area_threshold` (fraction of tokens) or whose vector is a near-duplicate
+/// (cosine similarity above `duplicate_threshold`) of an earlier active slot
+/// become inactive; one more aggregation then runs over the active slots
+/// only. The paper's exact rule is unverified; both thresholds are fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiasConfig {
+    pub area_threshold: f64,
+    pub duplicate_threshold: f64,
 }
 
 /// How frames become the model's input tensor.
@@ -221,6 +236,14 @@ impl ModelConfig {
         if let Some(h) = g.mlp_hidden {
             check_positive(h, "grouping.mlp_hidden")?;
         }
+        if let Some(d) = &self.dias {
+            check((0.0..1.0).contains(&d.area_threshold), || {
+                format!("dias.area_threshold must be in [0, 1), got {}", d.area_threshold)
+            })?;
+            check((-1.0..=1.0).contains(&d.duplicate_threshold), || {
+                format!("dias.duplicate_threshold must be in [-1, 1], got {}", d.duplicate_threshold)
+            })?;
+        }
         if let Some(pr) = &self.predictor {
             check_positive(pr.heads, "predictor.heads")?;
             check_positive(pr.ff_dim, "predictor.ff_dim")?;
@@ -292,6 +315,7 @@ impl ModelConfig {
                 channels: vec![64, 64, 64],
                 strides: vec![2, 2, 2],
             }),
+            dias: None,
         }
     }
 }

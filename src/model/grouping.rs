@@ -50,8 +50,10 @@ impl SlotAttention {
         }
     }
 
-    /// Groups tokens [B, N, Din] starting from `slots` [B, K, D].
-    pub fn forward(&self, tokens: &Tensor, slots: &Tensor, iterations: i64) -> Grouping {
+    /// Groups tokens [B, N, Din] starting from `slots` [B, K, D]. With
+    /// `active` ([B, K] bool), inactive slots get no attention (DIAS
+    /// re-initialised aggregation).
+    pub fn forward(&self, tokens: &Tensor, slots: &Tensor, iterations: i64, active: Option<&Tensor>) -> Grouping {
         let (b, n, _) = tokens.size3().expect("tokens [B, N, Din]");
         let (_, k, d) = slots.size3().expect("slots [B, K, D]");
         let h = self.config.heads;
@@ -67,7 +69,11 @@ impl SlotAttention {
             let normed = self.norm_slots.forward(&slots);
             let q = self.to_q.forward(&normed).view([b, k, h, hd]);
             // logits [B, N, K, h]; softmax jointly over slots x heads.
-            let logits = Tensor::einsum("bnhd,bkhd->bnkh", &[&keys, &q], None::<&[i64]>) * scale;
+            let mut logits = Tensor::einsum("bnhd,bkhd->bnkh", &[&keys, &q], None::<&[i64]>) * scale;
+            if let Some(active) = active {
+                let inactive = active.logical_not().view([b, 1, k, 1]);
+                logits = logits.masked_fill(&inactive, f64::NEG_INFINITY);
+            }
             let attn = logits.reshape([b, n, k * h]).softmax(-1, Kind::Float).reshape([b, n, k, h]);
             let weights = match self.config.renormalization {
                 Renormalization::EpsInside => {

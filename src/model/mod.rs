@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod config;
 pub mod cost;
 pub mod decoder;
+pub mod dias;
 pub mod encoder;
 pub mod grouping;
 pub mod layers;

@@ -7,6 +7,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::config::{DecoderConfig, EncoderConfig, ModelConfig};
 use super::decoder::{Decoded, SpatialBroadcastDecoder};
+use super::dias;
 use super::encoder::CnnEncoder;
 use super::grouping::{SlotAttention, SlotInit};
 use super::layers::TransformerBlock;
@@ -24,6 +25,8 @@ pub struct StepOutput {
     /// Init for the next frame [B, K, D]: predictor(slots), or slots when
     /// the model has no predictor.
     pub next_init: Tensor,
+    /// Which slots hold an object [B, K] (bool); all true without DIAS.
+    pub active: Tensor,
 }
 
 /// A slot model built from a config. Its variables live in `vs`; loading a
@@ -107,9 +110,20 @@ impl SlotModel {
         let tokens = self.encode(images);
         let g = &self.config.grouping;
         let iterations = if first_frame { g.iters_first } else { g.iters_later };
-        let grouped = self.grouping.forward(&tokens, init, iterations);
+        let mut grouped = self.grouping.forward(&tokens, init, iterations, None);
         let (h, w) = self.mask_grid();
         let (b, k, _) = grouped.slots.size3().expect("slots [B, K, D]");
+        let active = match &self.config.dias {
+            None => Tensor::ones([b, k], (Kind::Bool, self.device())),
+            Some(dias) => {
+                let last = grouped.attention.last().expect("at least one iteration");
+                let active = dias::active_slots(&grouped.slots, last, dias);
+                let again = self.grouping.forward(&tokens, &grouped.slots, 1, Some(&active));
+                grouped.slots = grouped.slots.where_self(&active.logical_not().unsqueeze(-1), &again.slots);
+                grouped.attention.extend(again.attention);
+                active
+            }
+        };
         let last = grouped.attention.last().expect("at least one iteration");
         let next_init = match &self.predictor {
             Some(p) => p.forward(&grouped.slots),
@@ -120,6 +134,7 @@ impl SlotModel {
             slots: grouped.slots,
             attention: grouped.attention,
             next_init,
+            active,
         }
     }
 

@@ -52,6 +52,10 @@ def variant(name: str) -> tuple[dict, int]:
         c["init"] = {"kind": "learned_queries"}
         c["predictor"] = {"heads": 2, "ff_dim": 96, "pre_norm": True}
         return c, 4
+    if name == "dias":  # DIAS reduction + re-initialised aggregation, SAVi-style video
+        c["dias"] = {"area_threshold": 0.19, "duplicate_threshold": 0.95}
+        c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": False}
+        return c, 4
     raise SystemExit(f"unknown variant {name!r}")
 
 
@@ -82,6 +86,7 @@ def main() -> None:
             case[f"slots_{t}"] = step["slots"]
             case[f"attention_masks_{t}"] = step["attention_masks"]
             case[f"next_init_{t}"] = step["next_init"]
+            case[f"active_{t}"] = step["active"].to(torch.float32)
             case[f"decoder_masks_{t}"] = masks
             case[f"reconstruction_{t}"] = reconstruction
             init = step["next_init"]

@@ -75,7 +75,7 @@ class SlotAttention(nn.Module):
         else:
             self.mlp = None
 
-    def forward(self, tokens, slots, iterations):
+    def forward(self, tokens, slots, iterations, active=None):
         b, n, _ = tokens.shape
         _, k, d = slots.shape
         h = self.cfg.get("heads", 1)
@@ -89,6 +89,8 @@ class SlotAttention(nn.Module):
             normed = self.norm_slots(slots)
             q = self.to_q(normed).view(b, k, h, hd)
             logits = torch.einsum("bnhd,bkhd->bnkh", keys, q) * hd**-0.5
+            if active is not None:
+                logits = logits.masked_fill(~active.view(b, 1, k, 1), float("-inf"))
             attn = logits.reshape(b, n, k * h).softmax(-1).view(b, n, k, h)
             eps = self.cfg["eps"]
             if self.cfg["renormalization"] == "eps_inside":
@@ -102,6 +104,23 @@ class SlotAttention(nn.Module):
                 slots = slots + self.mlp(self.norm_mlp(slots))
             attentions.append(attn.sum(-1).transpose(1, 2))
         return slots, attentions
+
+
+def active_slots(slots, attention, cfg: dict):
+    """DIAS redundancy reduction: [B, K] bool of slots that stay active."""
+    area = attention.mean(-1)
+    large = area >= cfg["area_threshold"]
+    unit = slots / slots.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    similarity = unit @ unit.transpose(1, 2)
+    columns = [large[:, 0]]
+    for j in range(1, slots.shape[1]):
+        earlier = torch.stack(columns, 1)
+        close = similarity[:, :j, j] > cfg["duplicate_threshold"]
+        columns.append(large[:, j] & ~(earlier & close).any(1))
+    active = torch.stack(columns, 1)
+    none = ~active.any(1, keepdim=True)
+    keep = torch.zeros_like(active).scatter(1, area.argmax(1, keepdim=True), True) & none
+    return active | keep
 
 
 class SlotInit(nn.Module):
@@ -186,6 +205,13 @@ class SlotModel(nn.Module):
         tokens = self.encoder(images)
         iters = g["iters_first"] if first_frame else g["iters_later"]
         slots, attentions = self.grouping(tokens, init, iters)
+        b, k = slots.shape[:2]
+        active = torch.ones(b, k, dtype=torch.bool)
+        if self.config.get("dias"):
+            active = active_slots(slots, attentions[-1], self.config["dias"])
+            again, again_attn = self.grouping(tokens, slots, 1, active)
+            slots = torch.where(~active.unsqueeze(-1), slots, again)
+            attentions = attentions + again_attn
         h, w = self.encoder.grid
         next_init = self.predictor(slots) if self.predictor is not None else slots
         return {
@@ -193,6 +219,7 @@ class SlotModel(nn.Module):
             "attention_masks": attentions[-1].reshape(slots.shape[0], slots.shape[1], h, w),
             "attention": attentions,
             "next_init": next_init,
+            "active": active,
         }
 
 
