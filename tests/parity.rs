@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use slotrt::model::bundle;
+use slotrt::model::grouping::InitInput;
 use tch::{Device, Tensor};
 
 const TOLERANCE: f64 = 1e-4;
@@ -44,7 +45,12 @@ fn check_variant(variant: &str) -> Vec<i64> {
     let mut worst = 0.0f64;
     let mut active_counts = Vec::new();
     tch::no_grad(|| {
-        let mut init = model.init_slots(batch, Some(&case["noise"]));
+        let input = if let Some(boxes) = case.get("boxes") {
+            InitInput::Boxes(boxes)
+        } else {
+            InitInput::Noise(&case["noise"])
+        };
+        let mut init = model.init_slots(batch, input).unwrap();
         for t in 0..frames.size()[0] {
             let out = model.step(&frames.get(t), &init, t == 0);
             let decoded = model.decode(&out.slots);
@@ -96,4 +102,9 @@ fn dias_reduction_and_reinitialised_aggregation() {
     let full = 2 * 5;
     assert!(counts.iter().any(|&c| c < full), "no slot was dropped: {counts:?}");
     assert!(counts.iter().all(|&c| c >= 2), "{counts:?}");
+}
+
+#[test]
+fn conditional_init_from_first_frame_boxes() {
+    check_variant("conditional");
 }

@@ -94,7 +94,7 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
         while first < args.clips {
             let n = args.batch.min(args.clips - first);
             let batch = clip_batch(&data, args.split, first as u64, n as usize, model.device())?;
-            let pred = evaluate::predict_masks(&model, &batch, carry, 0);
+            let pred = evaluate::predict_masks(&model, &batch, carry, 0)?;
             evaluate::score_predictions(&batch, &pred, &mut means)?;
             if carry {
                 for i in 0..(n.min(args.previews.saturating_sub(first))) {

@@ -119,6 +119,10 @@ pub enum SlotInitConfig {
     Gaussian,
     /// S0 = Q, a learned [K, D] table (QSA / BO-QSA): deterministic.
     LearnedQueries,
+    /// S0 = MLP(box) per slot (SAVi conditional): boxes [B, K, 4] as
+    /// (y_min, x_min, y_max, x_max) in [0, 1]; a zero box for the
+    /// background and unused slots.
+    Conditional { hidden: i64 },
 }
 
 /// One transformer block over the K slots.
@@ -235,6 +239,9 @@ impl ModelConfig {
         check(g.eps > 0.0 && g.eps.is_finite(), || format!("grouping.eps must be positive, got {}", g.eps))?;
         if let Some(h) = g.mlp_hidden {
             check_positive(h, "grouping.mlp_hidden")?;
+        }
+        if let SlotInitConfig::Conditional { hidden } = self.init {
+            check_positive(hidden, "init.hidden")?;
         }
         if let Some(d) = &self.dias {
             check((0.0..1.0).contains(&d.area_threshold), || {

@@ -6,6 +6,7 @@ use tch::{Kind, Tensor};
 
 use super::config::{Renormalization, SlotAttentionConfig, SlotInitConfig};
 use super::layers::{GruCell, Mlp};
+use crate::error::{Error, Result};
 
 /// Result of grouping one frame.
 #[derive(Debug)]
@@ -104,6 +105,19 @@ pub enum SlotInit {
     Gaussian { mu: Tensor, log_sigma: Tensor },
     /// A learned table; weight init.queries [K, D].
     LearnedQueries { queries: Tensor },
+    /// MLP(box) per slot; weights init.mlp.{0,2}.
+    Conditional { mlp: Mlp },
+}
+
+/// What a stream's first slots are made from, besides the weights.
+#[derive(Clone, Copy, Debug)]
+pub enum InitInput<'a> {
+    /// Nothing: learned queries.
+    None,
+    /// Standard-normal noise [B, K, D] for the Gaussian initialiser.
+    Noise(&'a Tensor),
+    /// Boxes [B, K, 4] for the conditional initialiser.
+    Boxes(&'a Tensor),
 }
 
 impl SlotInit {
@@ -118,27 +132,65 @@ impl SlotInit {
             SlotInitConfig::LearnedQueries => SlotInit::LearnedQueries {
                 queries: vs.var("queries", &[num_slots, dim], xavier),
             },
+            SlotInitConfig::Conditional { hidden } => {
+                SlotInit::Conditional { mlp: Mlp::new(&vs / "mlp", 4, *hidden, dim) }
+            }
         }
     }
 
-    /// Initial slots [B, K, D]. `noise` [B, K, D] is required by the
-    /// Gaussian initialiser (standard normal; the caller owns the seed) and
-    /// ignored by learned queries.
-    pub fn slots(&self, batch: i64, num_slots: i64, noise: Option<&Tensor>) -> Tensor {
-        match self {
-            SlotInit::Gaussian { mu, log_sigma } => {
-                let noise = noise.expect("the Gaussian initialiser needs noise");
-                mu + log_sigma.exp() * noise
+    /// Initial slots [B, K, D] for a batch of `batch` streams.
+    pub fn slots(&self, batch: i64, num_slots: i64, input: InitInput) -> Result<Tensor> {
+        let check = |t: &Tensor, last: i64, what: &str| -> Result<()> {
+            if t.size() != [batch, num_slots, last] {
+                return Err(Error::invalid(format!(
+                    "{what} must have shape [{batch}, {num_slots}, {last}], got {:?}",
+                    t.size()
+                )));
             }
-            SlotInit::LearnedQueries { queries } => {
-                let (k, d) = queries.size2().expect("queries [K, D]");
-                debug_assert_eq!(k, num_slots);
-                queries.unsqueeze(0).expand([batch, k, d], false)
+            Ok(())
+        };
+        match (self, input) {
+            (SlotInit::Gaussian { mu, log_sigma }, InitInput::Noise(noise)) => {
+                check(noise, mu.size()[2], "noise")?;
+                Ok(mu + log_sigma.exp() * noise)
             }
+            (SlotInit::LearnedQueries { queries }, _) => {
+                let (k, d) = queries.size2()?;
+                Ok(queries.unsqueeze(0).expand([batch, k, d], false))
+            }
+            (SlotInit::Conditional { mlp }, InitInput::Boxes(boxes)) => {
+                check(boxes, 4, "boxes")?;
+                Ok(mlp.forward(boxes))
+            }
+            (SlotInit::Gaussian { .. }, _) => Err(Error::invalid("the Gaussian initialiser needs noise")),
+            (SlotInit::Conditional { .. }, _) => Err(Error::invalid("the conditional initialiser needs boxes")),
         }
     }
 
     pub fn needs_noise(&self) -> bool {
         matches!(self, SlotInit::Gaussian { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn initialisers_check_their_input() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let gaussian = SlotInit::new(vs.root() / "g", &SlotInitConfig::Gaussian, 3, 8);
+        let noise = Tensor::zeros([2, 3, 8], (Kind::Float, Device::Cpu));
+        assert_eq!(gaussian.slots(2, 3, InitInput::Noise(&noise)).unwrap().size(), [2, 3, 8]);
+        assert!(gaussian.slots(2, 3, InitInput::None).unwrap_err().to_string().contains("needs noise"));
+        let short = Tensor::zeros([2, 2, 8], (Kind::Float, Device::Cpu));
+        assert!(gaussian.slots(2, 3, InitInput::Noise(&short)).unwrap_err().to_string().contains("[2, 3, 8]"));
+        let conditional = SlotInit::new(vs.root() / "c", &SlotInitConfig::Conditional { hidden: 4 }, 3, 8);
+        let boxes = Tensor::zeros([2, 3, 4], (Kind::Float, Device::Cpu));
+        assert_eq!(conditional.slots(2, 3, InitInput::Boxes(&boxes)).unwrap().size(), [2, 3, 8]);
+        assert!(conditional.slots(2, 3, InitInput::Noise(&noise)).unwrap_err().to_string().contains("needs boxes"));
+        let queries = SlotInit::new(vs.root() / "q", &SlotInitConfig::LearnedQueries, 3, 8);
+        assert_eq!(queries.slots(5, 3, InitInput::None).unwrap().size(), [5, 3, 8]);
     }
 }

@@ -9,7 +9,7 @@ use super::config::{DecoderConfig, EncoderConfig, ModelConfig};
 use super::decoder::{Decoded, SpatialBroadcastDecoder};
 use super::dias;
 use super::encoder::CnnEncoder;
-use super::grouping::{SlotAttention, SlotInit};
+use super::grouping::{InitInput, SlotAttention, SlotInit};
 use super::layers::TransformerBlock;
 use crate::error::Result;
 
@@ -94,9 +94,10 @@ impl SlotModel {
         self.init.needs_noise()
     }
 
-    /// First-frame slots [B, K, D]; `noise` [B, K, D] for the Gaussian init.
-    pub fn init_slots(&self, batch: i64, noise: Option<&Tensor>) -> Tensor {
-        self.init.slots(batch, self.num_slots(), noise)
+    /// First-frame slots [B, K, D] from noise (Gaussian init), boxes
+    /// (conditional init) or nothing (learned queries).
+    pub fn init_slots(&self, batch: i64, input: InitInput) -> Result<Tensor> {
+        self.init.slots(batch, self.num_slots(), input)
     }
 
     /// Tokens [B, N, C] of normalised images [B, 3, H, W].

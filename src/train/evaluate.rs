@@ -5,21 +5,22 @@ use tch::{Kind, Tensor};
 use super::batch::ClipBatch;
 use crate::error::Result;
 use crate::metrics::{score_clip, ClipScores};
+use crate::model::grouping::InitInput;
 use crate::model::SlotModel;
 
 /// Hard decoder masks [T, B, H, W] (argmax slot) over a batch of clips,
 /// carrying slots from frame to frame; `carry` false re-initialises every
 /// frame (the ablation). Gaussian init draws its noise from `seed`.
-pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64) -> Tensor {
+pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64) -> Result<Tensor> {
     tch::no_grad(|| {
         let frames = batch.frames01.size()[0];
         let b = batch.frames01.size()[1];
         let fresh = |offset: i64| {
             tch::manual_seed(seed + offset);
             let noise = Tensor::randn([b, model.num_slots(), model.slot_dim()], (Kind::Float, model.device()));
-            model.init_slots(b, Some(&noise))
+            model.init_slots(b, InitInput::Noise(&noise))
         };
-        let mut init = fresh(0);
+        let mut init = fresh(0)?;
         let mut masks = Vec::new();
         for t in 0..frames {
             let images = model.normalize(&batch.frames01.get(t));
@@ -29,9 +30,9 @@ pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i6
             // Decoders may work at a lower resolution: score at the input's.
             let soft = if soft.size()[2] != h { soft.upsample_bilinear2d([h, w], false, None, None) } else { soft };
             masks.push(soft.argmax(1, false));
-            init = if carry { out.next_init } else { fresh(t + 1) };
+            init = if carry { out.next_init } else { fresh(t + 1)? };
         }
-        Tensor::stack(&masks, 0)
+        Ok(Tensor::stack(&masks, 0))
     })
 }
 
@@ -84,6 +85,6 @@ pub fn score_predictions(batch: &ClipBatch, pred: &Tensor, into: &mut MeanScores
 /// Mean scores over the clips of a batch.
 pub fn score_batch(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64) -> Result<ClipScores> {
     let mut means = MeanScores::default();
-    score_predictions(batch, &predict_masks(model, batch, carry, seed), &mut means)?;
+    score_predictions(batch, &predict_masks(model, batch, carry, seed)?, &mut means)?;
     Ok(means.mean())
 }

@@ -18,6 +18,7 @@ use super::losses::{self_distillation, LossWeights};
 use super::schedule::LrSchedule;
 use crate::data::{Split, SynthConfig};
 use crate::error::{Error, Result};
+use crate::model::grouping::InitInput;
 use crate::model::{bundle, ModelConfig, SlotModel};
 
 /// Everything a training run needs; stored next to its outputs.
@@ -103,11 +104,11 @@ impl Trainer {
 
     /// Loss of one batch of clips, slots carried frame to frame:
     /// (total, reconstruction, self-distillation), means over frames.
-    fn clip_loss(&self, frames01: &Tensor) -> (Tensor, Tensor, Tensor) {
+    fn clip_loss(&self, frames01: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
         let (t, b) = (frames01.size()[0], frames01.size()[1]);
         let m = &self.model;
         let noise = Tensor::randn([b, m.num_slots(), m.slot_dim()], (Kind::Float, m.device()));
-        let mut init = m.init_slots(b, Some(&noise));
+        let mut init = m.init_slots(b, InitInput::Noise(&noise))?;
         let mut reconstruction = Tensor::zeros([], (Kind::Float, m.device()));
         let mut distillation = Tensor::zeros([], (Kind::Float, m.device()));
         let f = m.config.decoder_downscale();
@@ -125,7 +126,7 @@ impl Trainer {
         let (reconstruction, distillation) = (reconstruction / t as f64, distillation / t as f64);
         let w = &self.config.losses;
         let total = w.reconstruction * &reconstruction + w.self_distillation_at(self.step) * &distillation;
-        (total, reconstruction, distillation)
+        Ok((total, reconstruction, distillation))
     }
 
     /// Trains until `config.steps`, checkpointing and validating on the way.
@@ -148,7 +149,7 @@ impl Trainer {
             let lr = c.lr.at(self.step);
             opt.set_lr(lr);
             let batch = clip_batch(&data, Split::Train, self.step * c.batch_size as u64, c.batch_size, self.model.device())?;
-            let (loss, reconstruction, distillation) = self.clip_loss(&batch.frames01);
+            let (loss, reconstruction, distillation) = self.clip_loss(&batch.frames01)?;
             let loss_value = loss.double_value(&[]);
             let terms = serde_json::json!({
                 "reconstruction": reconstruction.double_value(&[]),

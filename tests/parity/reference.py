@@ -52,6 +52,10 @@ def variant(name: str) -> tuple[dict, int]:
         c["init"] = {"kind": "learned_queries"}
         c["predictor"] = {"heads": 2, "ff_dim": 96, "pre_norm": True}
         return c, 4
+    if name == "conditional":  # SAVi conditional init from first-frame boxes
+        c["init"] = {"kind": "conditional", "hidden": 48}
+        c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": False}
+        return c, 3
     if name == "dias":  # DIAS reduction + re-initialised aggregation, SAVi-style video
         c["dias"] = {"area_threshold": 0.19, "duplicate_threshold": 0.95}
         c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": False}
@@ -78,8 +82,14 @@ def main() -> None:
     images = torch.stack([model.normalize(f) for f in frames01])
     noise = torch.randn(batch, g["num_slots"], g["slot_dim"])
     case = {"frames": images, "noise": noise}
+    boxes = None
+    if config["init"]["kind"] == "conditional":
+        corners = torch.rand(batch, g["num_slots"], 2, 2).sort(dim=2).values  # min <= max
+        boxes = corners.reshape(batch, g["num_slots"], 4)  # y_min, x_min, y_max, x_max
+        boxes[:, 0] = 0.0  # the background slot gets the zero box
+        case["boxes"] = boxes
     with torch.no_grad():
-        init = model.init(batch, noise)
+        init = model.init(batch, noise, boxes)
         for t in range(frames):
             step = model.step(images[t], init, first_frame=(t == 0))
             reconstruction, masks = model.decoder(step["slots"])

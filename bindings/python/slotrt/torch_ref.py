@@ -135,12 +135,16 @@ class SlotInit(nn.Module):
         elif self.kind == "learned_queries":
             self.queries = nn.Parameter(torch.empty(num_slots, dim))
             nn.init.xavier_uniform_(self.queries)
+        elif self.kind == "conditional":
+            self.mlp = mlp(4, cfg["hidden"], dim)
         else:
             raise ValueError(f"unknown init kind {self.kind!r}")
 
-    def forward(self, batch: int, noise: torch.Tensor | None = None):
+    def forward(self, batch: int, noise: torch.Tensor | None = None, boxes: torch.Tensor | None = None):
         if self.kind == "gaussian":
             return self.mu + self.log_sigma.exp() * noise
+        if self.kind == "conditional":
+            return self.mlp(boxes)
         return self.queries.unsqueeze(0).expand(batch, -1, -1)
 
 
