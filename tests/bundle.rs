@@ -16,7 +16,7 @@ fn small_config() -> ModelConfig {
     c.predictor.as_mut().unwrap().ff_dim = 16;
     let slotrt::model::config::EncoderConfig::Cnn(cnn) = &mut c.encoder;
     cnn.channels = vec![8; 4];
-    let slotrt::model::config::DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder;
+    let slotrt::model::config::DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };
     sb.channels = vec![8, 8, 8];
     c
 }

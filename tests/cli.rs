@@ -67,7 +67,7 @@ fn small_bundle(dir: &std::path::Path) -> std::path::PathBuf {
     let EncoderConfig::Cnn(cnn) = &mut c.encoder;
     cnn.channels = vec![8; 4];
     cnn.strides = vec![2, 1, 1, 1];
-    let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder;
+    let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };
     sb.channels = vec![8, 8];
     sb.strides = vec![2, 2];
     let model = slotrt::model::SlotModel::new(&c, tch::Device::Cpu).unwrap();

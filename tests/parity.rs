@@ -55,6 +55,7 @@ fn check_variant(variant: &str) -> Vec<i64> {
             let out = model.step(&frames.get(t), &init, t == 0);
             let decoded = model.decode(&out.slots);
             for (name, ours) in [
+                ("features", &out.features),
                 ("slots", &out.slots),
                 ("attention_masks", &out.attention_masks),
                 ("next_init", &out.next_init),
@@ -107,4 +108,14 @@ fn dias_reduction_and_reinitialised_aggregation() {
 #[test]
 fn conditional_init_from_first_frame_boxes() {
     check_variant("conditional");
+}
+
+#[test]
+fn mlp_patch_decoder_over_features() {
+    check_variant("mlp_patch");
+}
+
+#[test]
+fn transformer_decoder_with_register_slots() {
+    check_variant("transformer");
 }

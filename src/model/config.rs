@@ -141,6 +141,54 @@ pub enum DecoderConfig {
     /// Each slot broadcast over a grid + position, conv-transposed up to the
     /// input size, giving RGB + alpha; alpha softmax over slots.
     SpatialBroadcast(SpatialBroadcastConfig),
+    /// DINOSAUR: each slot broadcast to every token position (+ a learned
+    /// position embedding), an MLP gives encoder features + alpha; alpha
+    /// softmax over slots. Reconstructs the (detached) encoder tokens.
+    MlpPatch(MlpPatchConfig),
+    /// Cross-attention from learned per-token queries to the slots (plus
+    /// CODA register slots); masks are the attention over the slots.
+    /// Reconstructs the (detached) encoder tokens.
+    Transformer(TransformerDecoderConfig),
+}
+
+/// What a decoder reconstructs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecoderTarget {
+    /// Pixels [B, 3, H', W'] in the model's normalised space.
+    Pixels,
+    /// Encoder tokens [B, N, C].
+    Features,
+}
+
+impl DecoderConfig {
+    pub fn target(&self) -> DecoderTarget {
+        match self {
+            DecoderConfig::SpatialBroadcast(_) => DecoderTarget::Pixels,
+            DecoderConfig::MlpPatch(_) | DecoderConfig::Transformer(_) => DecoderTarget::Features,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpPatchConfig {
+    /// Hidden width of the MLP.
+    pub hidden: i64,
+    /// Number of Linear layers (ReLU between them), at least 2.
+    pub layers: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformerDecoderConfig {
+    /// Width of the decoder's queries and attention.
+    pub dim: i64,
+    pub heads: i64,
+    pub ff_dim: i64,
+    /// CODA register slots: learned, input-independent tokens appended
+    /// after the slots, which absorb attention that belongs to no object.
+    #[serde(default)]
+    pub registers: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -192,9 +240,12 @@ impl SpatialBroadcastConfig {
 impl ModelConfig {
     /// How much smaller the decoder's output is than the input (1 = same
     /// size). Reconstruction targets are average-pooled by this factor.
+    /// Pixel decoders only; feature decoders work at the token grid.
     pub fn decoder_downscale(&self) -> i64 {
-        let DecoderConfig::SpatialBroadcast(sb) = &self.decoder;
-        self.preprocess.height / sb.output_size().0
+        match &self.decoder {
+            DecoderConfig::SpatialBroadcast(sb) => self.preprocess.height / sb.output_size().0,
+            _ => 1,
+        }
     }
 
     /// Checks ranges and cross-component consistency; errors name the field.
@@ -258,24 +309,40 @@ impl ModelConfig {
                 format!("grouping.slot_dim {} is not divisible by predictor.heads {}", g.slot_dim, pr.heads)
             })?;
         }
-        let DecoderConfig::SpatialBroadcast(sb) = &self.decoder;
-        check_positive(sb.broadcast_height, "decoder.broadcast_height")?;
-        check_positive(sb.broadcast_width, "decoder.broadcast_width")?;
-        check(sb.channels.len() == sb.strides.len() && !sb.channels.is_empty(), || {
-            "decoder.channels and decoder.strides must be non-empty and of equal length".into()
-        })?;
-        for (i, (&c, &s)) in sb.channels.iter().zip(&sb.strides).enumerate() {
-            check_positive(c, &format!("decoder.channels[{i}]"))?;
-            check(s == 1 || s == 2, || format!("decoder.strides[{i}] must be 1 or 2, got {s}"))?;
+        match &self.decoder {
+            DecoderConfig::SpatialBroadcast(sb) => {
+                check_positive(sb.broadcast_height, "decoder.broadcast_height")?;
+                check_positive(sb.broadcast_width, "decoder.broadcast_width")?;
+                check(sb.channels.len() == sb.strides.len() && !sb.channels.is_empty(), || {
+                    "decoder.channels and decoder.strides must be non-empty and of equal length".into()
+                })?;
+                for (i, (&c, &s)) in sb.channels.iter().zip(&sb.strides).enumerate() {
+                    check_positive(c, &format!("decoder.channels[{i}]"))?;
+                    check(s == 1 || s == 2, || format!("decoder.strides[{i}] must be 1 or 2, got {s}"))?;
+                }
+                let (oh, ow) = sb.output_size();
+                check(p.height % oh == 0 && p.width % ow == 0 && p.height / oh == p.width / ow, || {
+                    format!(
+                        "decoder output {:?} must be the input size {:?} divided by one integer factor",
+                        (oh, ow),
+                        (p.height, p.width)
+                    )
+                })?;
+            }
+            DecoderConfig::MlpPatch(m) => {
+                check_positive(m.hidden, "decoder.hidden")?;
+                check(m.layers >= 2, || format!("decoder.layers must be at least 2, got {}", m.layers))?;
+            }
+            DecoderConfig::Transformer(t) => {
+                check_positive(t.dim, "decoder.dim")?;
+                check_positive(t.heads, "decoder.heads")?;
+                check_positive(t.ff_dim, "decoder.ff_dim")?;
+                check(t.registers >= 0, || format!("decoder.registers must be >= 0, got {}", t.registers))?;
+                check(t.dim % t.heads == 0, || {
+                    format!("decoder.dim {} is not divisible by decoder.heads {}", t.dim, t.heads)
+                })?;
+            }
         }
-        let (oh, ow) = sb.output_size();
-        check(p.height % oh == 0 && p.width % ow == 0 && p.height / oh == p.width / ow, || {
-            format!(
-                "decoder output {:?} must be the input size {:?} divided by one integer factor",
-                (oh, ow),
-                (p.height, p.width)
-            )
-        })?;
         Ok(())
     }
 
@@ -342,11 +409,11 @@ mod tests {
     #[test]
     fn decoder_may_work_at_an_integer_fraction_of_the_input() {
         let mut c = ModelConfig::savi_small_64();
-        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder;
+        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };
         sb.strides = vec![2, 2, 1];
         c.validate().unwrap();
         assert_eq!(c.decoder_downscale(), 2);
-        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder;
+        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };
         sb.broadcast_height = 6; // 24 x 32: not one factor of 64 x 64
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("decoder output"), "{err}");

@@ -59,22 +59,36 @@ pub fn frame_flops(config: &ModelConfig) -> FrameFlops {
         k * (2.0 * 4.0 * d * d + 2.0 * 2.0 * d * pr.ff_dim as f64) + 2.0 * 2.0 * k * k * d
     });
 
-    let DecoderConfig::SpatialBroadcast(sb) = &config.decoder;
-    let (mut dh, mut dw, mut dc) = (sb.broadcast_height, sb.broadcast_width, g.slot_dim);
-    let mut decoder = 2.0 * 4.0 * d * (dh * dw) as f64;
-    for (&ch, &s) in sb.channels.iter().zip(&sb.strides) {
-        decoder += 2.0 * (dc * ch * 25 * dh * dw) as f64; // transposed conv: per input pixel
-        dh *= s;
-        dw *= s;
-        dc = ch;
-    }
-    decoder += 2.0 * (dc * 4 * 9 * dh * dw) as f64;
+    let decoder = match &config.decoder {
+        DecoderConfig::SpatialBroadcast(sb) => {
+            let (mut dh, mut dw, mut dc) = (sb.broadcast_height, sb.broadcast_width, g.slot_dim);
+            let mut flops = 2.0 * 4.0 * d * (dh * dw) as f64;
+            for (&ch, &s) in sb.channels.iter().zip(&sb.strides) {
+                flops += 2.0 * (dc * ch * 25 * dh * dw) as f64; // transposed conv: per input pixel
+                dh *= s;
+                dw *= s;
+                dc = ch;
+            }
+            k * (flops + 2.0 * (dc * 4 * 9 * dh * dw) as f64)
+        }
+        DecoderConfig::MlpPatch(m) => {
+            let hidden = m.hidden as f64;
+            let per_token = 2.0 * (d * hidden + (m.layers - 2) as f64 * hidden * hidden + hidden * (c + 1.0));
+            k * n * per_token
+        }
+        DecoderConfig::Transformer(t) => {
+            let (e, kv) = (t.dim as f64, k + t.registers as f64);
+            2.0 * k * d * e // slot projection
+                + n * (2.0 * e * e * 2.0 + 2.0 * 2.0 * kv * e + 2.0 * 2.0 * e * t.ff_dim as f64 + 2.0 * e * c)
+                + kv * 2.0 * 2.0 * e * e // keys and values
+        }
+    };
     FrameFlops {
         encoder,
         grouping_first: keys_values + g.iters_first as f64 * per_iteration,
         grouping_later: keys_values + g.iters_later as f64 * per_iteration,
         predictor,
-        decoder: decoder * k,
+        decoder,
     }
 }
 

@@ -60,49 +60,72 @@ impl Module for Mlp {
     }
 }
 
-/// `torch.nn.TransformerEncoderLayer` (batch_first, ReLU, no dropout):
-/// self_attn.{in_proj_weight, in_proj_bias, out_proj}, linear1, linear2,
-/// norm1, norm2; pre- or post-LN.
+/// `torch.nn.MultiheadAttention` (batch_first, no dropout): in_proj_weight
+/// [3E, E], in_proj_bias [3E], out_proj.
 #[derive(Debug)]
-pub struct TransformerBlock {
+pub struct MultiheadAttention {
     in_proj_weight: Tensor,
     in_proj_bias: Tensor,
     out_proj: nn::Linear,
+    heads: i64,
+}
+
+impl MultiheadAttention {
+    pub fn new(vs: nn::Path, dim: i64, heads: i64) -> Self {
+        let bound = (6.0 / (dim + 3 * dim) as f64).sqrt(); // xavier_uniform, as PyTorch
+        MultiheadAttention {
+            in_proj_weight: vs.var("in_proj_weight", &[3 * dim, dim], nn::Init::Uniform { lo: -bound, up: bound }),
+            in_proj_bias: vs.zeros("in_proj_bias", &[3 * dim]),
+            out_proj: nn::linear(&vs / "out_proj", dim, dim, Default::default()),
+            heads,
+        }
+    }
+
+    /// query [B, Nq, E] attends to kv [B, Nk, E]; returns the output
+    /// [B, Nq, E] and the attention weights averaged over heads [B, Nq, Nk].
+    pub fn forward(&self, query: &Tensor, kv: &Tensor) -> (Tensor, Tensor) {
+        let (b, nq, e) = query.size3().expect("query [B, Nq, E]");
+        let nk = kv.size()[1];
+        let h = self.heads;
+        let w = self.in_proj_weight.chunk(3, 0);
+        let bias = self.in_proj_bias.chunk(3, 0);
+        let split = |t: Tensor, n: i64| t.reshape([b, n, h, e / h]).transpose(1, 2); // [B, h, n, e/h]
+        let q = split(query.linear(&w[0], Some(&bias[0])), nq);
+        let k = split(kv.linear(&w[1], Some(&bias[1])), nk);
+        let v = split(kv.linear(&w[2], Some(&bias[2])), nk);
+        let scale = ((e / h) as f64).powf(-0.5);
+        let attn = (q.matmul(&k.transpose(-2, -1)) * scale).softmax(-1, tch::Kind::Float);
+        let out = attn.matmul(&v).transpose(1, 2).reshape([b, nq, e]);
+        (self.out_proj.forward(&out), attn.mean_dim(1, false, tch::Kind::Float))
+    }
+}
+
+/// `torch.nn.TransformerEncoderLayer` (batch_first, ReLU, no dropout):
+/// self_attn, linear1, linear2, norm1, norm2; pre- or post-LN.
+#[derive(Debug)]
+pub struct TransformerBlock {
+    self_attn: MultiheadAttention,
     linear1: nn::Linear,
     linear2: nn::Linear,
     norm1: nn::LayerNorm,
     norm2: nn::LayerNorm,
-    heads: i64,
     pre_norm: bool,
 }
 
 impl TransformerBlock {
     pub fn new(vs: nn::Path, dim: i64, heads: i64, ff_dim: i64, pre_norm: bool) -> Self {
-        let attn = &vs / "self_attn";
-        let bound = (6.0 / (dim + 3 * dim) as f64).sqrt(); // xavier_uniform, as PyTorch
         TransformerBlock {
-            in_proj_weight: attn.var("in_proj_weight", &[3 * dim, dim], nn::Init::Uniform { lo: -bound, up: bound }),
-            in_proj_bias: attn.zeros("in_proj_bias", &[3 * dim]),
-            out_proj: nn::linear(&attn / "out_proj", dim, dim, Default::default()),
+            self_attn: MultiheadAttention::new(&vs / "self_attn", dim, heads),
             linear1: nn::linear(&vs / "linear1", dim, ff_dim, Default::default()),
             linear2: nn::linear(&vs / "linear2", ff_dim, dim, Default::default()),
             norm1: nn::layer_norm(&vs / "norm1", vec![dim], Default::default()),
             norm2: nn::layer_norm(&vs / "norm2", vec![dim], Default::default()),
-            heads,
             pre_norm,
         }
     }
 
     fn self_attention(&self, x: &Tensor) -> Tensor {
-        let (b, n, d) = x.size3().expect("[B, N, D]");
-        let h = self.heads;
-        let qkv = x.linear(&self.in_proj_weight, Some(&self.in_proj_bias)).chunk(3, -1);
-        let split = |t: &Tensor| t.reshape([b, n, h, d / h]).transpose(1, 2); // [B, h, N, d/h]
-        let (q, k, v) = (split(&qkv[0]), split(&qkv[1]), split(&qkv[2]));
-        let scale = ((d / h) as f64).powf(-0.5);
-        let attn = (q.matmul(&k.transpose(-2, -1)) * scale).softmax(-1, tch::Kind::Float);
-        let out = attn.matmul(&v).transpose(1, 2).reshape([b, n, d]);
-        self.out_proj.forward(&out)
+        self.self_attn.forward(x, x).0
     }
 
     fn feed_forward(&self, x: &Tensor) -> Tensor {

@@ -5,8 +5,8 @@
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
-use super::config::{DecoderConfig, EncoderConfig, ModelConfig};
-use super::decoder::{Decoded, SpatialBroadcastDecoder};
+use super::config::{EncoderConfig, ModelConfig};
+use super::decoder::{Decoded, Decoder};
 use super::dias;
 use super::encoder::CnnEncoder;
 use super::grouping::{InitInput, SlotAttention, SlotInit};
@@ -16,6 +16,8 @@ use crate::error::Result;
 /// Everything one frame step produces.
 #[derive(Debug)]
 pub struct StepOutput {
+    /// Encoder tokens [B, N, C] (the target of feature decoders).
+    pub features: Tensor,
     /// Corrected slots [B, K, D].
     pub slots: Tensor,
     /// Last-iteration attention reshaped to the token grid [B, K, h, w].
@@ -39,7 +41,7 @@ pub struct SlotModel {
     grouping: SlotAttention,
     init: SlotInit,
     predictor: Option<TransformerBlock>,
-    decoder: SpatialBroadcastDecoder,
+    decoder: Decoder,
 }
 
 impl SlotModel {
@@ -58,8 +60,8 @@ impl SlotModel {
             .predictor
             .as_ref()
             .map(|pr| TransformerBlock::new(&root / "predictor", g.slot_dim, pr.heads, pr.ff_dim, pr.pre_norm));
-        let DecoderConfig::SpatialBroadcast(sb) = &config.decoder;
-        let decoder = SpatialBroadcastDecoder::new(&root / "decoder", sb, g.slot_dim);
+        let decoder =
+            Decoder::new(&root / "decoder", &config.decoder, g.slot_dim, encoder.grid(), cnn.feature_dim());
         Ok(SlotModel { config: config.clone(), vs, encoder, grouping, init, predictor, decoder })
     }
 
@@ -131,6 +133,7 @@ impl SlotModel {
             None => grouped.slots.shallow_clone(),
         };
         StepOutput {
+            features: tokens,
             attention_masks: last.reshape([b, k, h, w]),
             slots: grouped.slots,
             attention: grouped.attention,

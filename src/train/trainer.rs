@@ -18,6 +18,7 @@ use super::losses::{self_distillation, LossWeights};
 use super::schedule::LrSchedule;
 use crate::data::{Split, SynthConfig};
 use crate::error::{Error, Result};
+use crate::model::config::DecoderTarget;
 use crate::model::grouping::InitInput;
 use crate::model::{bundle, ModelConfig, SlotModel};
 
@@ -116,7 +117,11 @@ impl Trainer {
             let images = m.normalize(&frames01.get(i));
             let out = m.step(&images, &init, i == 0);
             let decoded = m.decode(&out.slots);
-            let target = if f > 1 { images.avg_pool2d([f, f], [f, f], [0, 0], false, true, None) } else { images };
+            let target = match m.config.decoder.target() {
+                DecoderTarget::Features => out.features.detach(),
+                DecoderTarget::Pixels if f > 1 => images.avg_pool2d([f, f], [f, f], [0, 0], false, true, None),
+                DecoderTarget::Pixels => images,
+            };
             reconstruction += decoded.reconstruction.mse_loss(&target, tch::Reduction::Mean);
             if self.config.losses.self_distillation > 0.0 {
                 distillation += self_distillation(&out.attention);

@@ -56,6 +56,13 @@ def variant(name: str) -> tuple[dict, int]:
         c["init"] = {"kind": "conditional", "hidden": 48}
         c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": False}
         return c, 3
+    if name == "mlp_patch":  # DINOSAUR-style MLP patch decoder over encoder features
+        c["decoder"] = {"kind": "mlp_patch", "hidden": 48, "layers": 3}
+        return c, 2
+    if name == "transformer":  # transformer decoder with CODA register slots
+        c["decoder"] = {"kind": "transformer", "dim": 32, "heads": 4, "ff_dim": 64, "registers": 2}
+        c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": True}
+        return c, 3
     if name == "dias":  # DIAS reduction + re-initialised aggregation, SAVi-style video
         c["dias"] = {"area_threshold": 0.19, "duplicate_threshold": 0.95}
         c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": False}
@@ -96,6 +103,7 @@ def main() -> None:
             case[f"slots_{t}"] = step["slots"]
             case[f"attention_masks_{t}"] = step["attention_masks"]
             case[f"next_init_{t}"] = step["next_init"]
+            case[f"features_{t}"] = step["features"]
             case[f"active_{t}"] = step["active"].to(torch.float32)
             case[f"decoder_masks_{t}"] = masks
             case[f"reconstruction_{t}"] = reconstruction

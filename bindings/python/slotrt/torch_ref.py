@@ -175,6 +175,66 @@ class SpatialBroadcastDecoder(nn.Module):
         return reconstruction, masks.squeeze(2)
 
 
+class MlpPatchDecoder(nn.Module):
+    """DINOSAUR: slots broadcast to every token (+ position), MLP -> features + alpha."""
+
+    def __init__(self, cfg: dict, slot_dim: int, grid: tuple, feature_dim: int):
+        super().__init__()
+        self.grid = grid
+        self.pos_embed = nn.Parameter(torch.randn(1, grid[0] * grid[1], slot_dim) * 0.02)
+        layers = []
+        for i in range(cfg["layers"]):
+            last = i + 1 == cfg["layers"]
+            layers.append(nn.Linear(slot_dim if i == 0 else cfg["hidden"], feature_dim + 1 if last else cfg["hidden"]))
+            if not last:
+                layers.append(nn.ReLU())
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, slots):
+        b, k, _ = slots.shape
+        x = self.mlp(slots.unsqueeze(2) + self.pos_embed.unsqueeze(0))
+        c = x.shape[-1] - 1
+        alpha = x[..., c:].softmax(1)
+        reconstruction = (alpha * x[..., :c]).sum(1)
+        return reconstruction, alpha.squeeze(-1).reshape(b, k, *self.grid)
+
+
+class TransformerDecoder(nn.Module):
+    """Per-token queries cross-attend to projected slots (+ register slots)."""
+
+    def __init__(self, cfg: dict, slot_dim: int, grid: tuple, feature_dim: int):
+        super().__init__()
+        e = cfg["dim"]
+        self.grid = grid
+        self.slot_proj = nn.Linear(slot_dim, e)
+        self.registers = (
+            nn.Parameter(torch.randn(cfg["registers"], e) * 0.02) if cfg.get("registers", 0) > 0 else None
+        )
+        self.pos_embed = nn.Parameter(torch.randn(1, grid[0] * grid[1], e) * 0.02)
+        self.norm_q = nn.LayerNorm(e)
+        self.norm_kv = nn.LayerNorm(e)
+        self.cross_attn = nn.MultiheadAttention(e, cfg["heads"], batch_first=True)
+        self.norm_ff = nn.LayerNorm(e)
+        self.mlp = mlp(e, cfg["ff_dim"], e)
+        self.norm_out = nn.LayerNorm(e)
+        self.out = nn.Linear(e, feature_dim)
+
+    def forward(self, slots):
+        b, k, _ = slots.shape
+        kv = self.slot_proj(slots)
+        if self.registers is not None:
+            kv = torch.cat([kv, self.registers.unsqueeze(0).expand(b, -1, -1)], 1)
+        queries = self.pos_embed.expand(b, -1, -1)
+        kv = self.norm_kv(kv)
+        attended, weights = self.cross_attn(
+            self.norm_q(queries), kv, kv, need_weights=True, average_attn_weights=True
+        )
+        x = queries + attended
+        x = x + self.mlp(self.norm_ff(x))
+        reconstruction = self.out(self.norm_out(x))
+        return reconstruction, weights[:, :, :k].transpose(1, 2).reshape(b, k, *self.grid)
+
+
 class SlotModel(nn.Module):
     """encoder -> grouping (init = carried slots) -> predictor; decoder."""
 
@@ -196,7 +256,16 @@ class SlotModel(nn.Module):
             if pr
             else None
         )
-        self.decoder = SpatialBroadcastDecoder(config["decoder"], g["slot_dim"])
+        dec = config["decoder"]
+        feature_dim = config["encoder"]["channels"][-1]
+        if dec["kind"] == "spatial_broadcast":
+            self.decoder = SpatialBroadcastDecoder(dec, g["slot_dim"])
+        elif dec["kind"] == "mlp_patch":
+            self.decoder = MlpPatchDecoder(dec, g["slot_dim"], self.encoder.grid, feature_dim)
+        elif dec["kind"] == "transformer":
+            self.decoder = TransformerDecoder(dec, g["slot_dim"], self.encoder.grid, feature_dim)
+        else:
+            raise ValueError(f"unknown decoder kind {dec['kind']!r}")
 
     def normalize(self, images01):
         pre = self.config["preprocess"]
@@ -219,6 +288,7 @@ class SlotModel(nn.Module):
         h, w = self.encoder.grid
         next_init = self.predictor(slots) if self.predictor is not None else slots
         return {
+            "features": tokens,
             "slots": slots,
             "attention_masks": attentions[-1].reshape(slots.shape[0], slots.shape[1], h, w),
             "attention": attentions,

@@ -6,17 +6,9 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use super::config::SpatialBroadcastConfig;
-use super::encoder::position_grid;
-
-/// Decoder output.
-#[derive(Debug)]
-pub struct Decoded {
-    /// Reconstruction [B, 3, H, W] in the model's normalised pixel space.
-    pub reconstruction: Tensor,
-    /// Alpha masks [B, K, H, W], summing to 1 over K.
-    pub masks: Tensor,
-}
+use super::Decoded;
+use crate::model::config::SpatialBroadcastConfig;
+use crate::model::encoder::position_grid;
 
 #[derive(Debug)]
 pub struct SpatialBroadcastDecoder {
