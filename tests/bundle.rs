@@ -14,7 +14,7 @@ fn small_config() -> ModelConfig {
     c.grouping.slot_dim = 16;
     c.grouping.mlp_hidden = Some(16);
     c.predictor.as_mut().unwrap().ff_dim = 16;
-    let slotrt::model::config::EncoderConfig::Cnn(cnn) = &mut c.encoder;
+    let slotrt::model::config::EncoderConfig::Cnn(cnn) = &mut c.encoder else { unreachable!() };
     cnn.channels = vec![8; 4];
     let slotrt::model::config::DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };
     sb.channels = vec![8, 8, 8];

@@ -64,7 +64,7 @@ fn small_bundle(dir: &std::path::Path) -> std::path::PathBuf {
     use slotrt::model::config::{DecoderConfig, EncoderConfig};
     let mut c = slotrt::model::ModelConfig::savi_small_64();
     c.description = "cli test model".into();
-    let EncoderConfig::Cnn(cnn) = &mut c.encoder;
+    let EncoderConfig::Cnn(cnn) = &mut c.encoder else { unreachable!() };
     cnn.channels = vec![8; 4];
     cnn.strides = vec![2, 1, 1, 1];
     let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };

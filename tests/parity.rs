@@ -52,7 +52,7 @@ fn check_variant(variant: &str) -> Vec<i64> {
         };
         let mut init = model.init_slots(batch, input).unwrap();
         for t in 0..frames.size()[0] {
-            let out = model.step(&frames.get(t), &init, t == 0);
+            let out = model.step(&frames.get(t), &init, t == 0).unwrap();
             let decoded = model.decode(&out.slots);
             for (name, ours) in [
                 ("features", &out.features),
@@ -118,4 +118,34 @@ fn mlp_patch_decoder_over_features() {
 #[test]
 fn transformer_decoder_with_register_slots() {
     check_variant("transformer");
+}
+
+#[test]
+fn torchscript_encoder_with_projection() {
+    check_variant("torchscript");
+}
+
+#[test]
+fn torchscript_sidecar_is_pinned_by_checksum() {
+    let dir = reference_case("torchscript");
+    let bundle_path = dir.join("model.safetensors");
+    let message = |r: slotrt::Result<slotrt::model::SlotModel>| match r {
+        Err(slotrt::Error::BadModel(m)) => m,
+        other => panic!("expected BadModel, got {:?}", other.map(|_| ())),
+    };
+    // Without the bundle's directory the relative file cannot be found.
+    let bytes = std::fs::read(&bundle_path).unwrap();
+    assert!(message(bundle::load_bytes(&bytes, Device::Cpu)).contains("relative"));
+    // A changed backbone file is refused.
+    let sidecar = dir.join("encoder.pt");
+    let mut ts = std::fs::read(&sidecar).unwrap();
+    ts.push(0);
+    std::fs::write(&sidecar, &ts).unwrap();
+    let m = message(bundle::load(&bundle_path, Device::Cpu));
+    assert!(m.contains("checksum mismatch") && m.contains("encoder.pt"), "{m}");
+    // A missing one is named.
+    std::fs::remove_file(&sidecar).unwrap();
+    let m = message(bundle::load(&bundle_path, Device::Cpu));
+    assert!(m.contains("encoder.pt"), "{m}");
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -267,6 +267,9 @@ fn model_info(path: &std::path::Path) -> slotrt::Result<()> {
     let f = cost::frame_flops(c);
     let mflops = |x: f64| x / 1e6;
     println!("  MFLOPs per frame (multiply-add = 2):");
+    if !f.backbone_counted {
+        println!("    (the TorchScript backbone is opaque: encoder counts only its projection)");
+    }
     println!("    encoder {:.1}, grouping {:.1} first / {:.1} later, predictor {:.2}, decoder {:.1}",
         mflops(f.encoder), mflops(f.grouping_first), mflops(f.grouping_later), mflops(f.predictor), mflops(f.decoder));
     println!(

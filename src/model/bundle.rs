@@ -38,12 +38,18 @@ pub fn read_config(bytes: &[u8]) -> Result<ModelConfig> {
     ModelConfig::from_json(json)
 }
 
-/// Builds the model a bundle describes and fills its weights.
+/// Builds the model a bundle describes and fills its weights. Files the
+/// config names (a TorchScript encoder) need `load`, which knows the
+/// bundle's directory.
 pub fn load_bytes(bytes: &[u8], device: Device) -> Result<SlotModel> {
+    load_bytes_in(bytes, device, None)
+}
+
+fn load_bytes_in(bytes: &[u8], device: Device, base_dir: Option<&Path>) -> Result<SlotModel> {
     let config = read_config(bytes)?;
     let tensors = SafeTensors::deserialize(bytes)
         .map_err(|e| Error::BadModel(format!("not a safetensors file, or truncated: {e}")))?;
-    let mut model = SlotModel::new(&config, device)?;
+    let mut model = SlotModel::with_base_dir(&config, device, base_dir)?;
     let expected = model.vs.variables();
     let mut problems = Vec::new();
     let file: HashMap<String, TensorView> = tensors.tensors().into_iter().collect();
@@ -85,7 +91,7 @@ pub fn load_bytes(bytes: &[u8], device: Device) -> Result<SlotModel> {
 /// Loads a bundle file.
 pub fn load(path: &Path, device: Device) -> Result<SlotModel> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    load_bytes(&bytes, device)
+    load_bytes_in(&bytes, device, Some(path.parent().unwrap_or(Path::new("."))))
 }
 
 /// Serialises a model's config and weights (float32, little-endian).

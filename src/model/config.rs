@@ -60,6 +60,34 @@ pub struct PreprocessConfig {
 pub enum EncoderConfig {
     /// Conv stack + position grid + LayerNorm + MLP (Slot Attention, SAVi).
     Cnn(CnnEncoderConfig),
+    /// A frozen TorchScript backbone in a file beside the bundle (images
+    /// [B, 3, H, W] -> tokens [B, N, C]), pinned by SHA-256, then an
+    /// optional trainable projection.
+    TorchScript(TorchScriptEncoderConfig),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorchScriptEncoderConfig {
+    /// Path of the TorchScript file, relative to the bundle's directory.
+    pub file: String,
+    /// Lower-case hex SHA-256 of that file.
+    pub sha256: String,
+    /// Channels C of the tokens the backbone returns.
+    pub feature_dim: i64,
+    /// Token grid; N = grid_height * grid_width.
+    pub grid_height: i64,
+    pub grid_width: i64,
+    #[serde(default)]
+    pub projection: Option<ProjectionConfig>,
+}
+
+/// LN -> Linear -> ReLU -> Linear after a backbone (DINOSAUR).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectionConfig {
+    pub hidden: i64,
+    pub output_dim: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -262,21 +290,37 @@ impl ModelConfig {
         check(p.std.iter().all(|s| *s > 0.0 && s.is_finite()) && p.mean.iter().all(|m| m.is_finite()), || {
             "preprocess.std must be positive and mean finite".into()
         })?;
-        let EncoderConfig::Cnn(cnn) = &self.encoder;
-        let layers = cnn.channels.len();
-        check(layers > 0, || "encoder.channels is empty".into())?;
-        check(cnn.kernel_sizes.len() == layers && cnn.strides.len() == layers, || {
-            format!(
-                "encoder.channels, kernel_sizes and strides must have the same length ({}, {}, {})",
-                layers,
-                cnn.kernel_sizes.len(),
-                cnn.strides.len()
-            )
-        })?;
-        for (i, ((&c, &k), &s)) in cnn.channels.iter().zip(&cnn.kernel_sizes).zip(&cnn.strides).enumerate() {
-            check_positive(c, &format!("encoder.channels[{i}]"))?;
-            check(k > 0 && k % 2 == 1, || format!("encoder.kernel_sizes[{i}] must be odd, got {k}"))?;
-            check(s == 1 || s == 2, || format!("encoder.strides[{i}] must be 1 or 2, got {s}"))?;
+        match &self.encoder {
+            EncoderConfig::Cnn(cnn) => {
+                let layers = cnn.channels.len();
+                check(layers > 0, || "encoder.channels is empty".into())?;
+                check(cnn.kernel_sizes.len() == layers && cnn.strides.len() == layers, || {
+                    format!(
+                        "encoder.channels, kernel_sizes and strides must have the same length ({}, {}, {})",
+                        layers,
+                        cnn.kernel_sizes.len(),
+                        cnn.strides.len()
+                    )
+                })?;
+                for (i, ((&c, &k), &s)) in cnn.channels.iter().zip(&cnn.kernel_sizes).zip(&cnn.strides).enumerate() {
+                    check_positive(c, &format!("encoder.channels[{i}]"))?;
+                    check(k > 0 && k % 2 == 1, || format!("encoder.kernel_sizes[{i}] must be odd, got {k}"))?;
+                    check(s == 1 || s == 2, || format!("encoder.strides[{i}] must be 1 or 2, got {s}"))?;
+                }
+            }
+            EncoderConfig::TorchScript(ts) => {
+                check(!ts.file.is_empty(), || "encoder.file is empty".into())?;
+                check(ts.sha256.len() == 64 && ts.sha256.chars().all(|c| c.is_ascii_hexdigit()), || {
+                    format!("encoder.sha256 must be 64 hex digits, got '{}'", ts.sha256)
+                })?;
+                check_positive(ts.feature_dim, "encoder.feature_dim")?;
+                check_positive(ts.grid_height, "encoder.grid_height")?;
+                check_positive(ts.grid_width, "encoder.grid_width")?;
+                if let Some(pr) = &ts.projection {
+                    check_positive(pr.hidden, "encoder.projection.hidden")?;
+                    check_positive(pr.output_dim, "encoder.projection.output_dim")?;
+                }
+            }
         }
         let g = &self.grouping;
         check_positive(g.num_slots, "grouping.num_slots")?;
@@ -425,7 +469,7 @@ mod tests {
         c.grouping.heads = 3;
         assert!(c.validate().unwrap_err().to_string().contains("grouping.heads"));
         let mut c = ModelConfig::savi_small_64();
-        let EncoderConfig::Cnn(cnn) = &mut c.encoder;
+        let EncoderConfig::Cnn(cnn) = &mut c.encoder else { unreachable!() };
         cnn.kernel_sizes[2] = 4;
         assert!(c.validate().unwrap_err().to_string().contains("encoder.kernel_sizes[2]"));
     }

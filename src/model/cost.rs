@@ -20,7 +20,10 @@ pub fn parameter_counts(model: &SlotModel) -> BTreeMap<String, i64> {
 /// FLOPs of one frame, per component.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct FrameFlops {
+    /// The encoder; for a TorchScript backbone only its projection, since
+    /// the backbone is opaque (`backbone_counted` is then false).
     pub encoder: f64,
+    pub backbone_counted: bool,
     /// Grouping on a stream's first frame (iters_first iterations).
     pub grouping_first: f64,
     /// Grouping on later frames (iters_later iterations).
@@ -30,22 +33,43 @@ pub struct FrameFlops {
     pub decoder: f64,
 }
 
+/// Encoder FLOPs, tokens N, backbone channels and grouping-token channels.
+fn encoder_cost(config: &ModelConfig) -> (f64, i64, i64, i64) {
+    let p = &config.preprocess;
+    match &config.encoder {
+        EncoderConfig::Cnn(cnn) => {
+            let mut flops = 0.0;
+            let (mut h, mut w, mut cin) = (p.height, p.width, 3i64);
+            for ((&c, &k), &s) in cnn.channels.iter().zip(&cnn.kernel_sizes).zip(&cnn.strides) {
+                h = (h + 2 * (k / 2) - k) / s + 1;
+                w = (w + 2 * (k / 2) - k) / s + 1;
+                flops += 2.0 * (cin * c * k * k * h * w) as f64;
+                cin = c;
+            }
+            let c = cin as f64;
+            flops += (h * w) as f64 * (2.0 * 4.0 * c + 2.0 * 2.0 * c * c); // position linear + MLP
+            (flops, h * w, cin, cin)
+        }
+        EncoderConfig::TorchScript(ts) => {
+            let n = ts.grid_height * ts.grid_width;
+            match &ts.projection {
+                Some(pr) => {
+                    let flops = 2.0 * n as f64 * (ts.feature_dim * pr.hidden + pr.hidden * pr.output_dim) as f64;
+                    (flops, n, ts.feature_dim, pr.output_dim)
+                }
+                None => (0.0, n, ts.feature_dim, ts.feature_dim),
+            }
+        }
+    }
+}
+
 /// Counts matrix products and convolutions; normalisations, softmaxes and
 /// activations are left out (a few percent at these sizes).
 pub fn frame_flops(config: &ModelConfig) -> FrameFlops {
-    let p = &config.preprocess;
-    let EncoderConfig::Cnn(cnn) = &config.encoder;
-    let mut encoder = 0.0;
-    let (mut h, mut w, mut cin) = (p.height, p.width, 3i64);
-    for ((&c, &k), &s) in cnn.channels.iter().zip(&cnn.kernel_sizes).zip(&cnn.strides) {
-        h = (h + 2 * (k / 2) - k) / s + 1;
-        w = (w + 2 * (k / 2) - k) / s + 1;
-        encoder += 2.0 * (cin * c * k * k * h * w) as f64;
-        cin = c;
-    }
-    let n = (h * w) as f64;
-    let c = cin as f64;
-    encoder += n * (2.0 * 4.0 * c + 2.0 * 2.0 * c * c); // position linear + MLP
+    let (encoder, n, c_feature, c) = encoder_cost(config);
+    let n = n as f64;
+    let c = c as f64;
+    let c_feature = c_feature as f64;
 
     let g = &config.grouping;
     let (k, d) = (g.num_slots as f64, g.slot_dim as f64);
@@ -73,18 +97,19 @@ pub fn frame_flops(config: &ModelConfig) -> FrameFlops {
         }
         DecoderConfig::MlpPatch(m) => {
             let hidden = m.hidden as f64;
-            let per_token = 2.0 * (d * hidden + (m.layers - 2) as f64 * hidden * hidden + hidden * (c + 1.0));
+            let per_token = 2.0 * (d * hidden + (m.layers - 2) as f64 * hidden * hidden + hidden * (c_feature + 1.0));
             k * n * per_token
         }
         DecoderConfig::Transformer(t) => {
             let (e, kv) = (t.dim as f64, k + t.registers as f64);
             2.0 * k * d * e // slot projection
-                + n * (2.0 * e * e * 2.0 + 2.0 * 2.0 * kv * e + 2.0 * 2.0 * e * t.ff_dim as f64 + 2.0 * e * c)
+                + n * (2.0 * e * e * 2.0 + 2.0 * 2.0 * kv * e + 2.0 * 2.0 * e * t.ff_dim as f64 + 2.0 * e * c_feature)
                 + kv * 2.0 * 2.0 * e * e // keys and values
         }
     };
     FrameFlops {
         encoder,
+        backbone_counted: matches!(config.encoder, EncoderConfig::Cnn(_)),
         grouping_first: keys_values + g.iters_first as f64 * per_iteration,
         grouping_later: keys_values + g.iters_later as f64 * per_iteration,
         predictor,

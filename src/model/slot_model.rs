@@ -5,10 +5,10 @@
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
-use super::config::{EncoderConfig, ModelConfig};
+use super::config::ModelConfig;
 use super::decoder::{Decoded, Decoder};
 use super::dias;
-use super::encoder::CnnEncoder;
+use super::encoder::{Encoded, Encoder};
 use super::grouping::{InitInput, SlotAttention, SlotInit};
 use super::layers::TransformerBlock;
 use crate::error::Result;
@@ -16,7 +16,7 @@ use crate::error::Result;
 /// Everything one frame step produces.
 #[derive(Debug)]
 pub struct StepOutput {
-    /// Encoder tokens [B, N, C] (the target of feature decoders).
+    /// Backbone features [B, N, C] (the target of feature decoders).
     pub features: Tensor,
     /// Corrected slots [B, K, D].
     pub slots: Tensor,
@@ -37,7 +37,7 @@ pub struct StepOutput {
 pub struct SlotModel {
     pub config: ModelConfig,
     pub vs: nn::VarStore,
-    encoder: CnnEncoder,
+    encoder: Encoder,
     grouping: SlotAttention,
     init: SlotInit,
     predictor: Option<TransformerBlock>,
@@ -47,21 +47,25 @@ pub struct SlotModel {
 impl SlotModel {
     /// Builds the model with freshly initialised weights.
     pub fn new(config: &ModelConfig, device: Device) -> Result<Self> {
+        Self::with_base_dir(config, device, None)
+    }
+
+    /// As `new`; files the config names (a TorchScript encoder) are
+    /// resolved against `base_dir`, the bundle's directory.
+    pub fn with_base_dir(config: &ModelConfig, device: Device, base_dir: Option<&std::path::Path>) -> Result<Self> {
         config.validate()?;
         let vs = nn::VarStore::new(device);
         let root = vs.root();
-        let p = &config.preprocess;
-        let EncoderConfig::Cnn(cnn) = &config.encoder;
-        let encoder = CnnEncoder::new(&root / "encoder", cnn, p.height, p.width);
+        let encoder = Encoder::new(&root / "encoder", config, base_dir)?;
         let g = &config.grouping;
-        let grouping = SlotAttention::new(&root / "grouping", g, cnn.feature_dim());
+        let grouping = SlotAttention::new(&root / "grouping", g, encoder.token_dim());
         let init = SlotInit::new(&root / "init", &config.init, g.num_slots, g.slot_dim);
         let predictor = config
             .predictor
             .as_ref()
             .map(|pr| TransformerBlock::new(&root / "predictor", g.slot_dim, pr.heads, pr.ff_dim, pr.pre_norm));
         let decoder =
-            Decoder::new(&root / "decoder", &config.decoder, g.slot_dim, encoder.grid(), cnn.feature_dim());
+            Decoder::new(&root / "decoder", &config.decoder, g.slot_dim, encoder.grid(), encoder.feature_dim());
         Ok(SlotModel { config: config.clone(), vs, encoder, grouping, init, predictor, decoder })
     }
 
@@ -102,15 +106,15 @@ impl SlotModel {
         self.init.slots(batch, self.num_slots(), input)
     }
 
-    /// Tokens [B, N, C] of normalised images [B, 3, H, W].
-    pub fn encode(&self, images: &Tensor) -> Tensor {
+    /// Backbone features and grouping tokens of normalised images.
+    pub fn encode(&self, images: &Tensor) -> Result<Encoded> {
         self.encoder.forward(images)
     }
 
     /// One frame: group `images` (normalised, [B, 3, H, W]) starting from
     /// `init` [B, K, D]; `first_frame` selects iters_first vs iters_later.
-    pub fn step(&self, images: &Tensor, init: &Tensor, first_frame: bool) -> StepOutput {
-        let tokens = self.encode(images);
+    pub fn step(&self, images: &Tensor, init: &Tensor, first_frame: bool) -> Result<StepOutput> {
+        let Encoded { features, tokens } = self.encode(images)?;
         let g = &self.config.grouping;
         let iterations = if first_frame { g.iters_first } else { g.iters_later };
         let mut grouped = self.grouping.forward(&tokens, init, iterations, None);
@@ -132,14 +136,14 @@ impl SlotModel {
             Some(p) => p.forward(&grouped.slots),
             None => grouped.slots.shallow_clone(),
         };
-        StepOutput {
-            features: tokens,
+        Ok(StepOutput {
+            features,
             attention_masks: last.reshape([b, k, h, w]),
             slots: grouped.slots,
             attention: grouped.attention,
             next_init,
             active,
-        }
+        })
     }
 
     /// Decoder reconstruction and alpha masks of slots [B, K, D].

@@ -24,7 +24,7 @@ pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i6
         let mut masks = Vec::new();
         for t in 0..frames {
             let images = model.normalize(&batch.frames01.get(t));
-            let out = model.step(&images, &init, t == 0 || !carry);
+            let out = model.step(&images, &init, t == 0 || !carry)?;
             let soft = model.decode(&out.slots).masks;
             let (h, w) = (images.size()[2], images.size()[3]);
             // Decoders may work at a lower resolution: score at the input's.

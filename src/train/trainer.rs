@@ -115,7 +115,7 @@ impl Trainer {
         let f = m.config.decoder_downscale();
         for i in 0..t {
             let images = m.normalize(&frames01.get(i));
-            let out = m.step(&images, &init, i == 0);
+            let out = m.step(&images, &init, i == 0)?;
             let decoded = m.decode(&out.slots);
             let target = match m.config.decoder.target() {
                 DecoderTarget::Features => out.features.detach(),

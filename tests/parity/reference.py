@@ -4,7 +4,8 @@ reference outputs of a clip with slot carry-over.
 
     python tests/parity/reference.py VARIANT OUT_DIR
 
-OUT_DIR/model.safetensors is the bundle; OUT_DIR/case.safetensors holds
+OUT_DIR/model.safetensors is the bundle (plus OUT_DIR/encoder.pt for the
+TorchScript variant); OUT_DIR/case.safetensors holds
 frames [T, B, 3, H, W] (normalised), noise [B, K, D] (Gaussian init) and per
 frame t: slots_t, attention_masks_t, next_init_t, decoder_masks_t,
 reconstruction_t.
@@ -37,6 +38,17 @@ BASE = {
 }
 
 
+class TinyBackbone(torch.nn.Module):
+    """A stand-in for a big pretrained backbone: 4x4 patches -> 24 channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = torch.nn.Conv2d(3, 24, 4, stride=4)
+
+    def forward(self, images):
+        return torch.nn.functional.gelu(self.patch(images)).flatten(2).transpose(1, 2)
+
+
 def variant(name: str) -> tuple[dict, int]:
     """Config and number of frames for each variant combination tested."""
     c = copy.deepcopy(BASE)
@@ -63,6 +75,14 @@ def variant(name: str) -> tuple[dict, int]:
         c["decoder"] = {"kind": "transformer", "dim": 32, "heads": 4, "ff_dim": 64, "registers": 2}
         c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": True}
         return c, 3
+    if name == "torchscript":  # frozen TorchScript backbone + projection
+        c["encoder"] = {
+            "kind": "torch_script", "file": "encoder.pt", "sha256": "0" * 64,
+            "feature_dim": 24, "grid_height": 8, "grid_width": 8,
+            "projection": {"hidden": 48, "output_dim": 32},
+        }
+        c["decoder"] = {"kind": "mlp_patch", "hidden": 48, "layers": 3}
+        return c, 2
     if name == "dias":  # DIAS reduction + re-initialised aggregation, SAVi-style video
         c["dias"] = {"area_threshold": 0.19, "duplicate_threshold": 0.95}
         c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": False}
@@ -75,7 +95,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     config, frames = variant(name)
     torch.manual_seed(0)
-    model = torch_ref.SlotModel(config).eval()
+    backbone = None
+    if config["encoder"]["kind"] == "torch_script":
+        backbone = torch.jit.trace(TinyBackbone().eval(), torch.zeros(1, 3, 32, 32))
+    model = torch_ref.SlotModel(config, backbone=backbone).eval()
     with torch.no_grad():
         # Perturb every weight so default inits (LayerNorm 1/0, zero biases)
         # cannot hide a naming or ordering mistake.

@@ -50,12 +50,51 @@ class CnnEncoder(nn.Module):
         self.norm = nn.LayerNorm(cin)
         self.mlp = mlp(cin, cin, cin)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor):
+        """Returns (features, tokens); for the CNN they are the same."""
         x = images
         for conv in self.convs:
             x = torch.relu(conv(x))
         x = x.permute(0, 2, 3, 1) + self.pos(self.pos_grid)
-        return self.mlp(self.norm(x.flatten(1, 2)))
+        tokens = self.mlp(self.norm(x.flatten(1, 2)))
+        return tokens, tokens
+
+
+def sha256_file(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class TorchScriptEncoder(nn.Module):
+    """A frozen TorchScript backbone (images -> tokens [B, N, C]) in a file
+    beside the bundle, pinned by SHA-256, then an optional trainable
+    projection LN -> Linear -> ReLU -> Linear. The backbone is deliberately
+    not a registered submodule: its weights are not part of the bundle."""
+
+    def __init__(self, cfg: dict, base_dir=None, backbone=None):
+        super().__init__()
+        if backbone is None:
+            path = Path(base_dir or ".") / cfg["file"]
+            if sha256_file(path) != cfg["sha256"]:
+                raise ValueError(f"{path}: checksum mismatch")
+            backbone = torch.jit.load(str(path))
+        object.__setattr__(self, "backbone", backbone.eval())
+        self.grid = (cfg["grid_height"], cfg["grid_width"])
+        pr = cfg.get("projection")
+        if pr:
+            self.projection = nn.Module()
+            self.projection.norm = nn.LayerNorm(cfg["feature_dim"])
+            self.projection.mlp = mlp(cfg["feature_dim"], pr["hidden"], pr["output_dim"])
+        else:
+            self.projection = None
+
+    def forward(self, images):
+        with torch.no_grad():
+            features = self.backbone(images)
+        if self.projection is None:
+            return features, features
+        return features, self.projection.mlp(self.projection.norm(features))
 
 
 class SlotAttention(nn.Module):
@@ -238,14 +277,22 @@ class TransformerDecoder(nn.Module):
 class SlotModel(nn.Module):
     """encoder -> grouping (init = carried slots) -> predictor; decoder."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: dict, base_dir=None, backbone=None):
+        """`base_dir` locates a TorchScript encoder's file; or pass the
+        traced `backbone` itself."""
         super().__init__()
         self.config = config
-        pre, g = config["preprocess"], config["grouping"]
-        if config["encoder"]["kind"] != "cnn":
-            raise ValueError(f"unsupported encoder {config['encoder']['kind']!r}")
-        self.encoder = CnnEncoder(config["encoder"], pre["height"], pre["width"])
-        self.grouping = SlotAttention(g, config["encoder"]["channels"][-1])
+        pre, g, enc = config["preprocess"], config["grouping"], config["encoder"]
+        if enc["kind"] == "cnn":
+            self.encoder = CnnEncoder(enc, pre["height"], pre["width"])
+            feature_dim = token_dim = enc["channels"][-1]
+        elif enc["kind"] == "torch_script":
+            self.encoder = TorchScriptEncoder(enc, base_dir, backbone)
+            feature_dim = enc["feature_dim"]
+            token_dim = enc["projection"]["output_dim"] if enc.get("projection") else feature_dim
+        else:
+            raise ValueError(f"unsupported encoder {enc['kind']!r}")
+        self.grouping = SlotAttention(g, token_dim)
         self.init = SlotInit(config["init"], g["num_slots"], g["slot_dim"])
         pr = config.get("predictor")
         self.predictor = (
@@ -257,7 +304,6 @@ class SlotModel(nn.Module):
             else None
         )
         dec = config["decoder"]
-        feature_dim = config["encoder"]["channels"][-1]
         if dec["kind"] == "spatial_broadcast":
             self.decoder = SpatialBroadcastDecoder(dec, g["slot_dim"])
         elif dec["kind"] == "mlp_patch":
@@ -275,7 +321,7 @@ class SlotModel(nn.Module):
 
     def step(self, images, init, first_frame: bool):
         g = self.config["grouping"]
-        tokens = self.encoder(images)
+        features, tokens = self.encoder(images)
         iters = g["iters_first"] if first_frame else g["iters_later"]
         slots, attentions = self.grouping(tokens, init, iters)
         b, k = slots.shape[:2]
@@ -288,7 +334,7 @@ class SlotModel(nn.Module):
         h, w = self.encoder.grid
         next_init = self.predictor(slots) if self.predictor is not None else slots
         return {
-            "features": tokens,
+            "features": features,
             "slots": slots,
             "attention_masks": attentions[-1].reshape(slots.shape[0], slots.shape[1], h, w),
             "attention": attentions,
@@ -301,8 +347,13 @@ def export(model: SlotModel, path, config: dict | None = None, description: str 
     """Writes `model` as a slotrt bundle (float32 safetensors + JSON config)."""
     from safetensors.torch import save_file
 
-    config = dict(config or model.config)
+    config = json.loads(json.dumps(config or model.config))
     config.setdefault("format_version", FORMAT_VERSION)
+    if config["encoder"]["kind"] == "torch_script":
+        # The frozen backbone travels as a sidecar file, pinned by checksum.
+        sidecar = Path(path).parent / config["encoder"]["file"]
+        torch.jit.save(model.encoder.backbone, str(sidecar))
+        config["encoder"]["sha256"] = sha256_file(sidecar)
     if description:
         config["description"] = description
     tensors = {k: v.detach().to(torch.float32).contiguous().cpu() for k, v in model.state_dict().items()}
@@ -319,6 +370,6 @@ def load(path) -> SlotModel:
             raise ValueError(f"{path}: not a slotrt bundle")
         config = json.loads(meta[CONFIG_KEY])
         state = {k: f.get_tensor(k) for k in f.keys()}
-    model = SlotModel(config)
+    model = SlotModel(config, base_dir=Path(path).parent)
     model.load_state_dict(state, strict=True)
     return model

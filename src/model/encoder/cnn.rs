@@ -1,19 +1,11 @@
 //! CNN encoder: conv stack, position grid, LayerNorm, MLP -> tokens [B, N, C].
 
 use tch::nn::{self, Module};
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
-use super::config::CnnEncoderConfig;
-use super::layers::Mlp;
-
-/// The 4-channel position grid [y, x, 1-y, 1-x] (linspace 0..1), shaped
-/// [h, w, 4], shared by the encoder and the spatial-broadcast decoder.
-pub fn position_grid(h: i64, w: i64, device: Device) -> Tensor {
-    let opts = (Kind::Float, device);
-    let ys = Tensor::linspace(0.0, 1.0, h, opts).view([h, 1]).expand([h, w], false);
-    let xs = Tensor::linspace(0.0, 1.0, w, opts).view([1, w]).expand([h, w], false);
-    Tensor::stack(&[&ys, &xs, &(1.0 - &ys), &(1.0 - &xs)], -1)
-}
+use super::position_grid;
+use crate::model::config::CnnEncoderConfig;
+use crate::model::layers::Mlp;
 
 #[derive(Debug)]
 pub struct CnnEncoder {
