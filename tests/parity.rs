@@ -149,3 +149,8 @@ fn torchscript_sidecar_is_pinned_by_checksum() {
     assert!(m.contains("encoder.pt"), "{m}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn vit_encoder_with_registers_and_layer_scale() {
+    check_variant("vit");
+}

@@ -64,6 +64,46 @@ pub enum EncoderConfig {
     /// [B, 3, H, W] -> tokens [B, N, C]), pinned by SHA-256, then an
     /// optional trainable projection.
     TorchScript(TorchScriptEncoderConfig),
+    /// A frozen ViT (DINO / DINOv2 layout and weight names), then an
+    /// optional trainable projection.
+    Vit(VitEncoderConfig),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VitEncoderConfig {
+    /// Patch size (8, 14, 16); input height and width must be multiples.
+    pub patch_size: i64,
+    pub dim: i64,
+    pub depth: i64,
+    pub heads: i64,
+    /// MLP hidden width = dim * mlp_ratio.
+    #[serde(default = "four")]
+    pub mlp_ratio: f64,
+    /// DINOv2 register tokens (dropped from the output).
+    #[serde(default)]
+    pub registers: i64,
+    /// DINOv2 LayerScale (ls1.gamma, ls2.gamma).
+    #[serde(default)]
+    pub layer_scale: bool,
+    #[serde(default = "vit_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub projection: Option<ProjectionConfig>,
+}
+
+fn four() -> f64 {
+    4.0
+}
+
+fn vit_eps() -> f64 {
+    1e-6
+}
+
+impl VitEncoderConfig {
+    pub fn mlp_hidden(&self) -> i64 {
+        (self.dim as f64 * self.mlp_ratio).round() as i64
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -306,6 +346,26 @@ impl ModelConfig {
                     check_positive(c, &format!("encoder.channels[{i}]"))?;
                     check(k > 0 && k % 2 == 1, || format!("encoder.kernel_sizes[{i}] must be odd, got {k}"))?;
                     check(s == 1 || s == 2, || format!("encoder.strides[{i}] must be 1 or 2, got {s}"))?;
+                }
+            }
+            EncoderConfig::Vit(v) => {
+                check_positive(v.patch_size, "encoder.patch_size")?;
+                check(p.height % v.patch_size == 0 && p.width % v.patch_size == 0, || {
+                    format!(
+                        "input {}x{} is not a multiple of encoder.patch_size {}",
+                        p.width, p.height, v.patch_size
+                    )
+                })?;
+                check_positive(v.dim, "encoder.dim")?;
+                check_positive(v.depth, "encoder.depth")?;
+                check_positive(v.heads, "encoder.heads")?;
+                check(v.dim % v.heads == 0, || format!("encoder.dim {} is not divisible by encoder.heads {}", v.dim, v.heads))?;
+                check(v.mlp_ratio > 0.0 && v.registers >= 0 && v.layer_norm_eps > 0.0, || {
+                    "encoder.mlp_ratio and layer_norm_eps must be positive, registers >= 0".into()
+                })?;
+                if let Some(pr) = &v.projection {
+                    check_positive(pr.hidden, "encoder.projection.hidden")?;
+                    check_positive(pr.output_dim, "encoder.projection.output_dim")?;
                 }
             }
             EncoderConfig::TorchScript(ts) => {

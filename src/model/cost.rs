@@ -50,6 +50,20 @@ fn encoder_cost(config: &ModelConfig) -> (f64, i64, i64, i64) {
             flops += (h * w) as f64 * (2.0 * 4.0 * c + 2.0 * 2.0 * c * c); // position linear + MLP
             (flops, h * w, cin, cin)
         }
+        EncoderConfig::Vit(v) => {
+            let n = (p.height / v.patch_size) * (p.width / v.patch_size);
+            let (t, d) = ((n + 1 + v.registers) as f64, v.dim as f64);
+            let block = t * (2.0 * 4.0 * d * d + 2.0 * 2.0 * d * v.mlp_hidden() as f64) + 2.0 * 2.0 * t * t * d;
+            let mut flops = 2.0 * (3 * v.patch_size * v.patch_size) as f64 * d * n as f64 + v.depth as f64 * block;
+            let out = match &v.projection {
+                Some(pr) => {
+                    flops += 2.0 * n as f64 * (v.dim * pr.hidden + pr.hidden * pr.output_dim) as f64;
+                    pr.output_dim
+                }
+                None => v.dim,
+            };
+            (flops, n, v.dim, out)
+        }
         EncoderConfig::TorchScript(ts) => {
             let n = ts.grid_height * ts.grid_width;
             match &ts.projection {
@@ -109,7 +123,7 @@ pub fn frame_flops(config: &ModelConfig) -> FrameFlops {
     };
     FrameFlops {
         encoder,
-        backbone_counted: matches!(config.encoder, EncoderConfig::Cnn(_)),
+        backbone_counted: !matches!(config.encoder, EncoderConfig::TorchScript(_)),
         grouping_first: keys_values + g.iters_first as f64 * per_iteration,
         grouping_later: keys_values + g.iters_later as f64 * per_iteration,
         predictor,

@@ -83,6 +83,14 @@ def variant(name: str) -> tuple[dict, int]:
         }
         c["decoder"] = {"kind": "mlp_patch", "hidden": 48, "layers": 3}
         return c, 2
+    if name == "vit":  # DINOv2-style ViT (registers, LayerScale) + projection
+        c["encoder"] = {
+            "kind": "vit", "patch_size": 8, "dim": 32, "depth": 2, "heads": 4,
+            "registers": 2, "layer_scale": True,
+            "projection": {"hidden": 48, "output_dim": 32},
+        }
+        c["decoder"] = {"kind": "mlp_patch", "hidden": 48, "layers": 3}
+        return c, 2
     if name == "dias":  # DIAS reduction + re-initialised aggregation, SAVi-style video
         c["dias"] = {"area_threshold": 0.19, "duplicate_threshold": 0.95}
         c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": False}

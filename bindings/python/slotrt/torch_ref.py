@@ -66,6 +66,84 @@ def sha256_file(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def make_projection(cfg: dict | None, feature_dim: int):
+    """LN -> Linear -> ReLU -> Linear after a frozen backbone (DINOSAUR)."""
+    if not cfg:
+        return None
+    projection = nn.Module()
+    projection.norm = nn.LayerNorm(feature_dim)
+    projection.mlp = mlp(feature_dim, cfg["hidden"], cfg["output_dim"])
+    return projection
+
+
+def project(projection, features):
+    if projection is None:
+        return features, features
+    return features, projection.mlp(projection.norm(features))
+
+
+class VitBlock(nn.Module):
+    """timm / DINO pre-LN block: norm1, attn.{qkv, proj}, ls1, norm2, mlp.{fc1, fc2}, ls2."""
+
+    def __init__(self, cfg: dict):
+        super().__init__()
+        d, eps = cfg["dim"], cfg.get("layer_norm_eps", 1e-6)
+        hidden = round(d * cfg.get("mlp_ratio", 4.0))
+        self.heads = cfg["heads"]
+        self.norm1 = nn.LayerNorm(d, eps=eps)
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(d, 3 * d)
+        self.attn.proj = nn.Linear(d, d)
+        self.norm2 = nn.LayerNorm(d, eps=eps)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(d, hidden)
+        self.mlp.fc2 = nn.Linear(hidden, d)
+        if cfg.get("layer_scale"):
+            self.ls1, self.ls2 = nn.Module(), nn.Module()
+            self.ls1.gamma = nn.Parameter(torch.ones(d))
+            self.ls2.gamma = nn.Parameter(torch.ones(d))
+        else:
+            self.ls1 = self.ls2 = None
+
+    def forward(self, x):
+        b, n, d = x.shape
+        qkv = self.attn.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        a = nn.functional.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
+        a = self.attn.proj(a.transpose(1, 2).reshape(b, n, d))
+        x = x + (a * self.ls1.gamma if self.ls1 is not None else a)
+        m = self.mlp.fc2(nn.functional.gelu(self.mlp.fc1(self.norm2(x))))
+        return x + (m * self.ls2.gamma if self.ls2 is not None else m)
+
+
+class VitEncoder(nn.Module):
+    """DINO / DINOv2-layout ViT; returns the last block's patch tokens (no
+    final norm, class and register tokens dropped), then the projection."""
+
+    def __init__(self, cfg: dict, height: int, width: int):
+        super().__init__()
+        d, p = cfg["dim"], cfg["patch_size"]
+        self.grid = (height // p, width // p)
+        self.registers = cfg.get("registers", 0)
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, d, p, stride=p)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        if self.registers:
+            self.reg_token = nn.Parameter(torch.randn(1, self.registers, d) * 0.02)
+        self.pos_embed = nn.Parameter(torch.randn(1, 1 + self.grid[0] * self.grid[1], d) * 0.02)
+        self.blocks = nn.ModuleList([VitBlock(cfg) for _ in range(cfg["depth"])])
+        self.projection = make_projection(cfg.get("projection"), d)
+
+    def forward(self, images):
+        x = self.patch_embed.proj(images).flatten(2).transpose(1, 2)
+        b = x.shape[0]
+        x = torch.cat([self.cls_token.expand(b, -1, -1), x], 1) + self.pos_embed
+        if self.registers:
+            x = torch.cat([x[:, :1], self.reg_token.expand(b, -1, -1), x[:, 1:]], 1)
+        for block in self.blocks:
+            x = block(x)
+        return project(self.projection, x[:, 1 + self.registers:])
+
+
 class TorchScriptEncoder(nn.Module):
     """A frozen TorchScript backbone (images -> tokens [B, N, C]) in a file
     beside the bundle, pinned by SHA-256, then an optional trainable
@@ -81,20 +159,12 @@ class TorchScriptEncoder(nn.Module):
             backbone = torch.jit.load(str(path))
         object.__setattr__(self, "backbone", backbone.eval())
         self.grid = (cfg["grid_height"], cfg["grid_width"])
-        pr = cfg.get("projection")
-        if pr:
-            self.projection = nn.Module()
-            self.projection.norm = nn.LayerNorm(cfg["feature_dim"])
-            self.projection.mlp = mlp(cfg["feature_dim"], pr["hidden"], pr["output_dim"])
-        else:
-            self.projection = None
+        self.projection = make_projection(cfg.get("projection"), cfg["feature_dim"])
 
     def forward(self, images):
         with torch.no_grad():
             features = self.backbone(images)
-        if self.projection is None:
-            return features, features
-        return features, self.projection.mlp(self.projection.norm(features))
+        return project(self.projection, features)
 
 
 class SlotAttention(nn.Module):
@@ -286,6 +356,10 @@ class SlotModel(nn.Module):
         if enc["kind"] == "cnn":
             self.encoder = CnnEncoder(enc, pre["height"], pre["width"])
             feature_dim = token_dim = enc["channels"][-1]
+        elif enc["kind"] == "vit":
+            self.encoder = VitEncoder(enc, pre["height"], pre["width"])
+            feature_dim = enc["dim"]
+            token_dim = enc["projection"]["output_dim"] if enc.get("projection") else feature_dim
         elif enc["kind"] == "torch_script":
             self.encoder = TorchScriptEncoder(enc, base_dir, backbone)
             feature_dim = enc["feature_dim"]

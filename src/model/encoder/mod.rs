@@ -1,9 +1,11 @@
 //! Encoders: frames -> tokens [B, N, C]. The CNN is trained with the model;
-//! a TorchScript backbone is frozen (its weights live in its own file, not
-//! in the VarStore) and followed by a trainable LN + MLP projection.
+//! a ViT (weights in the bundle, not trainable) or a TorchScript backbone
+//! (weights in its own file) is frozen and followed by an optional trainable
+//! LN + MLP projection.
 
 mod cnn;
 mod torchscript;
+mod vit;
 
 use std::path::Path;
 
@@ -12,6 +14,7 @@ use tch::{Device, Kind, Tensor};
 
 pub use cnn::CnnEncoder;
 pub use torchscript::TorchScriptEncoder;
+pub use vit::VitEncoder;
 
 use super::config::{EncoderConfig, ModelConfig, ProjectionConfig};
 use super::layers::Mlp;
@@ -57,6 +60,7 @@ impl Projection {
 enum Backbone {
     Cnn(CnnEncoder),
     TorchScript(TorchScriptEncoder),
+    Vit(VitEncoder),
 }
 
 #[derive(Debug)]
@@ -77,6 +81,11 @@ impl Encoder {
                 let cnn = CnnEncoder::new(vs.clone(), c, p.height, p.width);
                 let grid = cnn.grid();
                 (Backbone::Cnn(cnn), grid, c.feature_dim(), None)
+            }
+            EncoderConfig::Vit(c) => {
+                let vit = VitEncoder::new(vs.clone(), c, p.height, p.width);
+                let grid = (p.height / c.patch_size, p.width / c.patch_size);
+                (Backbone::Vit(vit), grid, c.dim, c.projection.as_ref())
             }
             EncoderConfig::TorchScript(c) => {
                 let ts = TorchScriptEncoder::load(c, base_dir, vs.device())?;
@@ -108,6 +117,7 @@ impl Encoder {
         let features = match &self.backbone {
             Backbone::Cnn(cnn) => cnn.forward(images),
             Backbone::TorchScript(ts) => ts.forward(images, self.grid, self.feature_dim)?,
+            Backbone::Vit(vit) => vit.forward(images),
         };
         let tokens = match &self.projection {
             Some(p) => p.mlp.forward(&p.norm.forward(&features)),
