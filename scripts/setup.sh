@@ -32,4 +32,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Python test dependencies: ${missing[*]}"
   "$py" -m pip install --disable-pip-version-check -q "${missing[@]}"
 fi
+# The Python package (ctypes binding, PyTorch reference, exporter), editable
+# so that the checkout's code is what runs.
+if ! "$py" -c 'import slotrt.torch_ref' 2>/dev/null; then
+  log "installing bindings/python (editable)"
+  "$py" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e "$root/bindings/python"
+fi
 log "ok: $("$py" -c 'import torch; print("torch", torch.__version__, torch.__file__)' 2>/dev/null || echo 'torch from $LIBTORCH')"

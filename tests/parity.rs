@@ -18,7 +18,10 @@ const TOLERANCE: f64 = 1e-4;
 
 fn reference_case(variant: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("slotrt-parity-{variant}-{}", std::process::id()));
+    // Tests run in parallel and two may ask for the same variant.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("slotrt-parity-{variant}-{}-{call}", std::process::id()));
     let status = Command::new("python")
         .arg(root.join("tests/parity/reference.py"))
         .arg(variant)
@@ -153,4 +156,9 @@ fn torchscript_sidecar_is_pinned_by_checksum() {
 #[test]
 fn vit_encoder_with_registers_and_layer_scale() {
     check_variant("vit");
+}
+
+#[test]
+fn spatial_broadcast_with_per_position_mlp() {
+    check_variant("broadcast_mlp");
 }

@@ -53,6 +53,30 @@ pub struct PreprocessConfig {
     /// x = (pixel / 255 - mean) / std. [-1, 1] scaling is mean 0.5, std 0.5.
     pub mean: [f64; 3],
     pub std: [f64; 3],
+    /// How the runtime resizes frames to height x width.
+    #[serde(default)]
+    pub resize: ResizeMode,
+    /// Channel order the model was trained on; frames are converted to it.
+    #[serde(default)]
+    pub channel_order: ChannelOrder,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeMode {
+    #[default]
+    Bilinear,
+    Nearest,
+    /// Average over the source pixels (for downscaling).
+    Area,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelOrder {
+    #[default]
+    Rgb,
+    Bgr,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -209,6 +233,9 @@ pub enum DecoderConfig {
     /// Each slot broadcast over a grid + position, conv-transposed up to the
     /// input size, giving RGB + alpha; alpha softmax over slots.
     SpatialBroadcast(SpatialBroadcastConfig),
+    /// Spatial broadcast with a per-position MLP instead of convolutions:
+    /// each slot + position embedding -> RGB + alpha at every pixel.
+    BroadcastMlp(BroadcastMlpConfig),
     /// DINOSAUR: each slot broadcast to every token position (+ a learned
     /// position embedding), an MLP gives encoder features + alpha; alpha
     /// softmax over slots. Reconstructs the (detached) encoder tokens.
@@ -231,10 +258,21 @@ pub enum DecoderTarget {
 impl DecoderConfig {
     pub fn target(&self) -> DecoderTarget {
         match self {
-            DecoderConfig::SpatialBroadcast(_) => DecoderTarget::Pixels,
+            DecoderConfig::SpatialBroadcast(_) | DecoderConfig::BroadcastMlp(_) => DecoderTarget::Pixels,
             DecoderConfig::MlpPatch(_) | DecoderConfig::Transformer(_) => DecoderTarget::Features,
         }
     }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BroadcastMlpConfig {
+    /// Output grid (the input size divided by one integer factor).
+    pub height: i64,
+    pub width: i64,
+    pub hidden: i64,
+    /// Number of Linear layers (ReLU between them), at least 2.
+    pub layers: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -279,6 +317,13 @@ fn check(ok: bool, msg: impl FnOnce() -> String) -> Result<()> {
     }
 }
 
+/// A pixel decoder's output must be the input divided by one integer factor.
+fn check_pixel_output((oh, ow): (i64, i64), (h, w): (i64, i64)) -> Result<()> {
+    check(oh > 0 && ow > 0 && h % oh == 0 && w % ow == 0 && h / oh == w / ow, || {
+        format!("decoder output {:?} must be the input size {:?} divided by one integer factor", (oh, ow), (h, w))
+    })
+}
+
 fn check_positive(value: i64, field: &str) -> Result<()> {
     check(value > 0, || format!("{field} must be positive, got {value}"))
 }
@@ -312,6 +357,7 @@ impl ModelConfig {
     pub fn decoder_downscale(&self) -> i64 {
         match &self.decoder {
             DecoderConfig::SpatialBroadcast(sb) => self.preprocess.height / sb.output_size().0,
+            DecoderConfig::BroadcastMlp(m) => self.preprocess.height / m.height,
             _ => 1,
         }
     }
@@ -424,14 +470,14 @@ impl ModelConfig {
                     check_positive(c, &format!("decoder.channels[{i}]"))?;
                     check(s == 1 || s == 2, || format!("decoder.strides[{i}] must be 1 or 2, got {s}"))?;
                 }
-                let (oh, ow) = sb.output_size();
-                check(p.height % oh == 0 && p.width % ow == 0 && p.height / oh == p.width / ow, || {
-                    format!(
-                        "decoder output {:?} must be the input size {:?} divided by one integer factor",
-                        (oh, ow),
-                        (p.height, p.width)
-                    )
-                })?;
+                check_pixel_output(sb.output_size(), (p.height, p.width))?;
+            }
+            DecoderConfig::BroadcastMlp(m) => {
+                check_positive(m.height, "decoder.height")?;
+                check_positive(m.width, "decoder.width")?;
+                check_positive(m.hidden, "decoder.hidden")?;
+                check(m.layers >= 2, || format!("decoder.layers must be at least 2, got {}", m.layers))?;
+                check_pixel_output((m.height, m.width), (p.height, p.width))?;
             }
             DecoderConfig::MlpPatch(m) => {
                 check_positive(m.hidden, "decoder.hidden")?;
@@ -467,7 +513,14 @@ impl ModelConfig {
         ModelConfig {
             format_version: FORMAT_VERSION,
             description: String::new(),
-            preprocess: PreprocessConfig { height: 64, width: 64, mean: [0.5; 3], std: [0.5; 3] },
+            preprocess: PreprocessConfig {
+                height: 64,
+                width: 64,
+                mean: [0.5; 3],
+                std: [0.5; 3],
+                resize: ResizeMode::Bilinear,
+                channel_order: ChannelOrder::Rgb,
+            },
             encoder: EncoderConfig::Cnn(CnnEncoderConfig {
                 channels: vec![64; 4],
                 kernel_sizes: vec![5; 4],

@@ -109,6 +109,11 @@ pub fn frame_flops(config: &ModelConfig) -> FrameFlops {
             }
             k * (flops + 2.0 * (dc * 4 * 9 * dh * dw) as f64)
         }
+        DecoderConfig::BroadcastMlp(m) => {
+            let hidden = m.hidden as f64;
+            let per_pixel = 2.0 * (4.0 * d + d * hidden + (m.layers - 2) as f64 * hidden * hidden + hidden * 4.0);
+            k * (m.height * m.width) as f64 * per_pixel
+        }
         DecoderConfig::MlpPatch(m) => {
             let hidden = m.hidden as f64;
             let per_token = 2.0 * (d * hidden + (m.layers - 2) as f64 * hidden * hidden + hidden * (c_feature + 1.0));

@@ -91,6 +91,9 @@ def variant(name: str) -> tuple[dict, int]:
         }
         c["decoder"] = {"kind": "mlp_patch", "hidden": 48, "layers": 3}
         return c, 2
+    if name == "broadcast_mlp":  # spatial broadcast with a per-position MLP, at half resolution
+        c["decoder"] = {"kind": "broadcast_mlp", "height": 16, "width": 16, "hidden": 32, "layers": 3}
+        return c, 2
     if name == "dias":  # DIAS reduction + re-initialised aggregation, SAVi-style video
         c["dias"] = {"area_threshold": 0.19, "duplicate_threshold": 0.95}
         c["predictor"] = {"heads": 4, "ff_dim": 64, "pre_norm": False}

@@ -284,6 +284,28 @@ class SpatialBroadcastDecoder(nn.Module):
         return reconstruction, masks.squeeze(2)
 
 
+class BroadcastMlpDecoder(nn.Module):
+    """Spatial broadcast with a per-position MLP -> RGB + alpha per pixel."""
+
+    def __init__(self, cfg: dict, slot_dim: int):
+        super().__init__()
+        self.register_buffer("grid", position_grid(cfg["height"], cfg["width"]), persistent=False)
+        self.pos = nn.Linear(4, slot_dim)
+        layers = []
+        for i in range(cfg["layers"]):
+            last = i + 1 == cfg["layers"]
+            layers.append(nn.Linear(slot_dim if i == 0 else cfg["hidden"], 4 if last else cfg["hidden"]))
+            if not last:
+                layers.append(nn.ReLU())
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, slots):
+        b, k, d = slots.shape
+        x = self.mlp(slots.reshape(b, k, 1, 1, d) + self.pos(self.grid)).permute(0, 1, 4, 2, 3)
+        masks = x[:, :, 3:].softmax(1)
+        return (masks * x[:, :, :3]).sum(1), masks.squeeze(2)
+
+
 class MlpPatchDecoder(nn.Module):
     """DINOSAUR: slots broadcast to every token (+ position), MLP -> features + alpha."""
 
@@ -380,6 +402,8 @@ class SlotModel(nn.Module):
         dec = config["decoder"]
         if dec["kind"] == "spatial_broadcast":
             self.decoder = SpatialBroadcastDecoder(dec, g["slot_dim"])
+        elif dec["kind"] == "broadcast_mlp":
+            self.decoder = BroadcastMlpDecoder(dec, g["slot_dim"])
         elif dec["kind"] == "mlp_patch":
             self.decoder = MlpPatchDecoder(dec, g["slot_dim"], self.encoder.grid, feature_dim)
         elif dec["kind"] == "transformer":

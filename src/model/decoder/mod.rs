@@ -3,12 +3,14 @@
 //! encoder tokens.
 
 mod broadcast;
+mod broadcast_mlp;
 mod mlp_patch;
 mod transformer;
 
 use tch::{nn, Tensor};
 
 pub use broadcast::SpatialBroadcastDecoder;
+pub use broadcast_mlp::BroadcastMlpDecoder;
 pub use mlp_patch::MlpPatchDecoder;
 pub use transformer::TransformerDecoder;
 
@@ -26,6 +28,7 @@ pub struct Decoded {
 #[derive(Debug)]
 pub enum Decoder {
     SpatialBroadcast(SpatialBroadcastDecoder),
+    BroadcastMlp(BroadcastMlpDecoder),
     MlpPatch(MlpPatchDecoder),
     Transformer(TransformerDecoder),
 }
@@ -35,6 +38,7 @@ impl Decoder {
     pub fn new(vs: nn::Path, config: &DecoderConfig, slot_dim: i64, grid: (i64, i64), feature_dim: i64) -> Self {
         match config {
             DecoderConfig::SpatialBroadcast(c) => Decoder::SpatialBroadcast(SpatialBroadcastDecoder::new(vs, c, slot_dim)),
+            DecoderConfig::BroadcastMlp(c) => Decoder::BroadcastMlp(BroadcastMlpDecoder::new(vs, c, slot_dim)),
             DecoderConfig::MlpPatch(c) => Decoder::MlpPatch(MlpPatchDecoder::new(vs, c, slot_dim, grid, feature_dim)),
             DecoderConfig::Transformer(c) => {
                 Decoder::Transformer(TransformerDecoder::new(vs, c, slot_dim, grid, feature_dim))
@@ -46,6 +50,7 @@ impl Decoder {
     pub fn forward(&self, slots: &Tensor) -> Decoded {
         match self {
             Decoder::SpatialBroadcast(d) => d.forward(slots),
+            Decoder::BroadcastMlp(d) => d.forward(slots),
             Decoder::MlpPatch(d) => d.forward(slots),
             Decoder::Transformer(d) => d.forward(slots),
         }
