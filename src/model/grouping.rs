@@ -98,6 +98,26 @@ impl SlotAttention {
     }
 }
 
+/// Standard-normal float32 noise of `shape` from `seed`, independent of
+/// libtorch's global generator (so streams on other threads cannot disturb it).
+pub fn seeded_normal(seed: u64, shape: [i64; 3]) -> Tensor {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let n = (shape[0] * shape[1] * shape[2]) as usize;
+    let mut values = Vec::with_capacity(n + 1);
+    while values.len() < n {
+        // Box-Muller: two uniforms in (0, 1] give two independent normals.
+        let u1: f64 = 1.0 - rng.random::<f64>();
+        let u2: f64 = rng.random::<f64>();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let theta = std::f64::consts::TAU * u2;
+        values.push((r * theta.cos()) as f32);
+        values.push((r * theta.sin()) as f32);
+    }
+    values.truncate(n);
+    Tensor::from_slice(&values).view(shape)
+}
+
 /// Where a stream's first slots come from.
 #[derive(Debug)]
 pub enum SlotInit {
@@ -116,6 +136,9 @@ pub enum InitInput<'a> {
     None,
     /// Standard-normal noise [B, K, D] for the Gaussian initialiser.
     Noise(&'a Tensor),
+    /// A seed from which the Gaussian initialiser draws its noise
+    /// (ChaCha8 + Box-Muller: the same slots on every platform).
+    Seed(u64),
     /// Boxes [B, K, 4] for the conditional initialiser.
     Boxes(&'a Tensor),
 }
@@ -150,6 +173,10 @@ impl SlotInit {
             Ok(())
         };
         match (self, input) {
+            (SlotInit::Gaussian { mu, log_sigma }, InitInput::Seed(seed)) => {
+                let noise = seeded_normal(seed, [batch, num_slots, mu.size()[2]]).to_device(mu.device());
+                Ok(mu + log_sigma.exp() * noise)
+            }
             (SlotInit::Gaussian { mu, log_sigma }, InitInput::Noise(noise)) => {
                 check(noise, mu.size()[2], "noise")?;
                 Ok(mu + log_sigma.exp() * noise)
@@ -183,6 +210,10 @@ mod tests {
         let gaussian = SlotInit::new(vs.root() / "g", &SlotInitConfig::Gaussian, 3, 8);
         let noise = Tensor::zeros([2, 3, 8], (Kind::Float, Device::Cpu));
         assert_eq!(gaussian.slots(2, 3, InitInput::Noise(&noise)).unwrap().size(), [2, 3, 8]);
+        let a = gaussian.slots(2, 3, InitInput::Seed(7)).unwrap();
+        let b = gaussian.slots(2, 3, InitInput::Seed(7)).unwrap();
+        let c = gaussian.slots(2, 3, InitInput::Seed(8)).unwrap();
+        assert!(a.equal(&b) && !a.equal(&c));
         assert!(gaussian.slots(2, 3, InitInput::None).unwrap_err().to_string().contains("needs noise"));
         let short = Tensor::zeros([2, 2, 8], (Kind::Float, Device::Cpu));
         assert!(gaussian.slots(2, 3, InitInput::Noise(&short)).unwrap_err().to_string().contains("[2, 3, 8]"));
@@ -192,5 +223,19 @@ mod tests {
         assert!(conditional.slots(2, 3, InitInput::Noise(&noise)).unwrap_err().to_string().contains("needs boxes"));
         let queries = SlotInit::new(vs.root() / "q", &SlotInitConfig::LearnedQueries, 3, 8);
         assert_eq!(queries.slots(5, 3, InitInput::None).unwrap().size(), [5, 3, 8]);
+    }
+}
+
+#[cfg(test)]
+mod noise_tests {
+    use super::seeded_normal;
+
+    #[test]
+    fn seeded_noise_is_standard_normal() {
+        let t = seeded_normal(42, [4, 100, 50]);
+        let mean = t.mean(tch::Kind::Float).double_value(&[]);
+        let std = t.std(true).double_value(&[]);
+        assert!(mean.abs() < 0.02 && (std - 1.0).abs() < 0.02, "mean {mean} std {std}");
+        assert!(t.equal(&seeded_normal(42, [4, 100, 50])));
     }
 }

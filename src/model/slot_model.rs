@@ -29,6 +29,11 @@ pub struct StepOutput {
     pub next_init: Tensor,
     /// Which slots hold an object [B, K] (bool); all true without DIAS.
     pub active: Tensor,
+    /// Decoder masks [B, K, h', w'], from `step_decoded` only (the decoder
+    /// is not needed for slots and costs more than the rest at inference).
+    pub decoder_masks: Option<Tensor>,
+    /// Decoder reconstruction, from `step_decoded` only.
+    pub reconstruction: Option<Tensor>,
 }
 
 /// A slot model built from a config. Its variables live in `vs`; loading a
@@ -143,7 +148,18 @@ impl SlotModel {
             attention: grouped.attention,
             next_init,
             active,
+            decoder_masks: None,
+            reconstruction: None,
         })
+    }
+
+    /// `step` plus the decoder's masks and reconstruction.
+    pub fn step_decoded(&self, images: &Tensor, init: &Tensor, first_frame: bool) -> Result<StepOutput> {
+        let mut out = self.step(images, init, first_frame)?;
+        let decoded = self.decode(&out.slots);
+        out.decoder_masks = Some(decoded.masks);
+        out.reconstruction = Some(decoded.reconstruction);
+        Ok(out)
     }
 
     /// Decoder reconstruction and alpha masks of slots [B, K, D].

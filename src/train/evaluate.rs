@@ -15,11 +15,8 @@ pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i6
     tch::no_grad(|| {
         let frames = batch.frames01.size()[0];
         let b = batch.frames01.size()[1];
-        let fresh = |offset: i64| {
-            tch::manual_seed(seed + offset);
-            let noise = Tensor::randn([b, model.num_slots(), model.slot_dim()], (Kind::Float, model.device()));
-            model.init_slots(b, InitInput::Noise(&noise))
-        };
+        // Seeded per frame, independent of libtorch's global generator.
+        let fresh = |offset: i64| model.init_slots(b, InitInput::Seed((seed + offset) as u64));
         let mut init = fresh(0)?;
         let mut masks = Vec::new();
         for t in 0..frames {
