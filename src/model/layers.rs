@@ -60,6 +60,39 @@ impl Module for Mlp {
     }
 }
 
+/// `layers` Linear layers with ReLU between them, named `0, 2, 4, ..` as in
+/// an `nn.Sequential` that interleaves `nn.ReLU()`.
+#[derive(Debug)]
+pub struct DeepMlp {
+    layers: Vec<nn::Linear>,
+}
+
+impl DeepMlp {
+    pub fn new(vs: nn::Path, input: i64, hidden: i64, output: i64, layers: i64) -> Self {
+        let layers = (0..layers)
+            .map(|i| {
+                let from = if i == 0 { input } else { hidden };
+                let to = if i + 1 == layers { output } else { hidden };
+                nn::linear(&vs / (2 * i), from, to, Default::default())
+            })
+            .collect();
+        DeepMlp { layers }
+    }
+}
+
+impl Module for DeepMlp {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let mut x = x.shallow_clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(&x);
+            if i + 1 < self.layers.len() {
+                x = x.relu();
+            }
+        }
+        x
+    }
+}
+
 /// `torch.nn.MultiheadAttention` (batch_first, no dropout): in_proj_weight
 /// [3E, E], in_proj_bias [3E], out_proj.
 #[derive(Debug)]

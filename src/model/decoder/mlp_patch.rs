@@ -7,11 +7,12 @@ use tch::{Kind, Tensor};
 
 use super::Decoded;
 use crate::model::config::MlpPatchConfig;
+use crate::model::layers::DeepMlp;
 
 #[derive(Debug)]
 pub struct MlpPatchDecoder {
     pos_embed: Tensor,
-    layers: Vec<nn::Linear>,
+    mlp: DeepMlp,
     grid: (i64, i64),
 }
 
@@ -20,28 +21,16 @@ impl MlpPatchDecoder {
     /// ReLUs between the Linear layers).
     pub fn new(vs: nn::Path, config: &MlpPatchConfig, slot_dim: i64, grid: (i64, i64), feature_dim: i64) -> Self {
         let tokens = grid.0 * grid.1;
-        let mut layers = Vec::new();
-        for i in 0..config.layers {
-            let input = if i == 0 { slot_dim } else { config.hidden };
-            let output = if i + 1 == config.layers { feature_dim + 1 } else { config.hidden };
-            layers.push(nn::linear(&vs / "mlp" / (2 * i), input, output, Default::default()));
-        }
         MlpPatchDecoder {
             pos_embed: vs.var("pos_embed", &[1, tokens, slot_dim], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
-            layers,
+            mlp: DeepMlp::new(&vs / "mlp", slot_dim, config.hidden, feature_dim + 1, config.layers),
             grid,
         }
     }
 
     pub fn forward(&self, slots: &Tensor) -> Decoded {
         let (b, k, _) = slots.size3().expect("slots [B, K, D]");
-        let mut x = slots.unsqueeze(2) + self.pos_embed.unsqueeze(0); // [B, K, N, D]
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(&x);
-            if i + 1 < self.layers.len() {
-                x = x.relu();
-            }
-        }
+        let x = self.mlp.forward(&(slots.unsqueeze(2) + self.pos_embed.unsqueeze(0))); // [B, K, N, C+1]
         let c = x.size()[3] - 1;
         let alpha = x.narrow(3, c, 1).softmax(1, Kind::Float); // [B, K, N, 1]
         let reconstruction = (&alpha * x.narrow(3, 0, c)).sum_dim_intlist(1, false, Kind::Float);
