@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the C test (-std=c11 -Wall -Wextra -Werror -pedantic) against
-# include/slotrt.h and links it twice, with the shared and with the static
-# library; builds the header as C++17 too; runs all of them.
+# include/slotrt.h and links it three times: with the shared library, with
+# the static library, and with the shared library under ASan + UBSan +
+# LSan; builds the header as C++17 and the C example too; runs all of them.
 # Builds target/debug/libslotrt.{so,a} first unless SLOTRT_PROFILE_DIR names
 # a directory with prebuilt ones.
 set -euo pipefail
@@ -27,12 +28,16 @@ static_link=("$profile_dir/libslotrt.a" -L"$torch_lib" -Wl,-rpath,"$torch_lib"
 cc "${cflags[@]}" tests/c/test_capi.c -o "$out/test_capi_shared" "${shared_link[@]}" -lm
 cc "${cflags[@]}" tests/c/test_capi.c -o "$out/test_capi_static" "${static_link[@]}"
 c++ "${cxxflags[@]}" tests/c/test_header.cpp -o "$out/test_header_cpp" "${shared_link[@]}"
+# The same test under AddressSanitizer, UndefinedBehaviorSanitizer and
+# LeakSanitizer: misuse must not read or write out of bounds or leak.
+cc "${cflags[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g \
+  tests/c/test_capi.c -o "$out/test_capi_sanitized" "${shared_link[@]}" -lm
 # Examples must compile warning-free too, and run.
 cc "${cflags[@]}" examples/c/synth_and_score.c -o "$out/example_synth_and_score" "${shared_link[@]}"
 
 status=0
-for t in test_capi_shared test_capi_static test_header_cpp example_synth_and_score; do
+for t in test_capi_shared test_capi_static test_capi_sanitized test_header_cpp example_synth_and_score; do
   echo "--- $t"
-  "$out/$t" || status=1
+  ASAN_OPTIONS=detect_leaks=1 "$out/$t" || status=1
 done
 exit $status
