@@ -27,6 +27,12 @@ pub enum Error {
     /// An error reported by libtorch (a C++ exception turned into a value).
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// The stream, session or model was closed before or during the call.
+    #[error("closed: {0}")]
+    Closed(String),
+    /// Nothing arrived within the caller's timeout.
+    #[error("timed out: {0}")]
+    Timeout(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -37,6 +43,9 @@ impl Error {
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -29,7 +29,10 @@ pub struct SlotrtClipScores {
 
 fn points(n: usize, name: &str) -> CallResult<usize> {
     if n > i32::MAX as usize {
-        return Err(CallError::new(SlotrtStatus::InvalidArgument, format!("`{name}` = {n} is too large")));
+        return Err(CallError::new(
+            SlotrtStatus::InvalidArgument,
+            format!("`{name}` = {n} is too large"),
+        ));
     }
     Ok(n)
 }
@@ -66,7 +69,13 @@ pub unsafe extern "C" fn slotrt_ari(
     out_ari: *mut f64,
 ) -> SlotrtStatus {
     guard("slotrt_ari", || unsafe {
-        ari_into(true_labels, pred_labels, n, out_ari, metrics::adjusted_rand_index)
+        ari_into(
+            true_labels,
+            pred_labels,
+            n,
+            out_ari,
+            metrics::adjusted_rand_index,
+        )
     })
 }
 
@@ -82,7 +91,13 @@ pub unsafe extern "C" fn slotrt_fg_ari(
     out_ari: *mut f64,
 ) -> SlotrtStatus {
     guard("slotrt_fg_ari", || unsafe {
-        ari_into(true_labels, pred_labels, n, out_ari, metrics::fg_adjusted_rand_index)
+        ari_into(
+            true_labels,
+            pred_labels,
+            n,
+            out_ari,
+            metrics::fg_adjusted_rand_index,
+        )
     })
 }
 

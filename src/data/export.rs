@@ -84,7 +84,9 @@ pub(crate) fn sheet_frames(frames: usize) -> Vec<usize> {
     if frames <= SHEET_MAX_FRAMES {
         (0..frames).collect()
     } else {
-        (0..SHEET_MAX_FRAMES).map(|i| i * (frames - 1) / (SHEET_MAX_FRAMES - 1)).collect()
+        (0..SHEET_MAX_FRAMES)
+            .map(|i| i * (frames - 1) / (SHEET_MAX_FRAMES - 1))
+            .collect()
     }
 }
 
@@ -95,7 +97,10 @@ pub(crate) fn image_grid(w: u32, h: u32, rows: &[Vec<Vec<u8>>]) -> RgbImage {
     let gap = 2;
     let (cw, ch) = (w * scale, h * scale);
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
-    let mut sheet = RgbImage::new((cols * (cw + gap)).saturating_sub(gap), (rows.len() as u32 * (ch + gap)).saturating_sub(gap));
+    let mut sheet = RgbImage::new(
+        (cols * (cw + gap)).saturating_sub(gap),
+        (rows.len() as u32 * (ch + gap)).saturating_sub(gap),
+    );
     for (r, row) in rows.iter().enumerate() {
         for (c, img) in row.iter().enumerate() {
             let (x0, y0) = (c as u32 * (cw + gap), r as u32 * (ch + gap));
@@ -119,7 +124,10 @@ pub(crate) fn palette_image(ids: &[u8]) -> Vec<u8> {
 fn contact_sheet(clip: &Clip) -> RgbImage {
     let shown = sheet_frames(clip.frames as usize);
     let frames = shown.iter().map(|&t| clip.frame_rgb(t).to_vec()).collect();
-    let masks = shown.iter().map(|&t| palette_image(clip.frame_ids(t))).collect();
+    let masks = shown
+        .iter()
+        .map(|&t| palette_image(clip.frame_ids(t)))
+        .collect();
     image_grid(clip.width, clip.height, &[frames, masks])
 }
 
@@ -214,7 +222,10 @@ mod tests {
         // Sheet: 5 enlarged frames (scale 4 for a 24-pixel side) over their masks.
         let sheet = image::open(dir.join("sheet.png")).unwrap().to_rgb8();
         assert_eq!(sheet.dimensions(), (5 * 160 + 4 * 2, 2 * 96 + 2));
-        assert_eq!(sheet.get_pixel(0, 96 + 2).0, id_palette(clip.frame_ids(0)[0]));
+        assert_eq!(
+            sheet.get_pixel(0, 96 + 2).0,
+            id_palette(clip.frame_ids(0)[0])
+        );
         for t in 0..clip.frames as usize {
             let ids = image::open(dir.join(format!("ids_{t:03}.png"))).unwrap();
             assert_eq!(ids.color(), image::ColorType::L8);

@@ -29,8 +29,16 @@ pub fn read_config(bytes: &[u8]) -> Result<ModelConfig> {
     })?;
     match info.get(FORMAT_KEY).map(String::as_str) {
         Some(FORMAT_NAME) => {}
-        Some(other) => return Err(Error::BadModel(format!("metadata {FORMAT_KEY} is '{other}', expected '{FORMAT_NAME}'"))),
-        None => return Err(Error::BadModel(format!("metadata has no {FORMAT_KEY}: not a slotrt bundle"))),
+        Some(other) => {
+            return Err(Error::BadModel(format!(
+                "metadata {FORMAT_KEY} is '{other}', expected '{FORMAT_NAME}'"
+            )))
+        }
+        None => {
+            return Err(Error::BadModel(format!(
+                "metadata has no {FORMAT_KEY}: not a slotrt bundle"
+            )))
+        }
     }
     let json = info
         .get(CONFIG_KEY)
@@ -62,18 +70,32 @@ fn load_bytes_in(bytes: &[u8], device: Device, base_dir: Option<&Path>) -> Resul
             continue;
         };
         if view.dtype() != Dtype::F32 {
-            problems.push(format!("tensor '{name}' has dtype {:?}, expected F32", view.dtype()));
+            problems.push(format!(
+                "tensor '{name}' has dtype {:?}, expected F32",
+                view.dtype()
+            ));
         }
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         if shape != var.size() {
-            problems.push(format!("tensor '{name}' has shape {shape:?}, expected {:?}", var.size()));
+            problems.push(format!(
+                "tensor '{name}' has shape {shape:?}, expected {:?}",
+                var.size()
+            ));
         }
     }
     let mut unexpected: Vec<&String> = file.keys().filter(|k| !expected.contains_key(*k)).collect();
     unexpected.sort();
-    problems.extend(unexpected.iter().map(|name| format!("unexpected tensor '{name}'")));
+    problems.extend(
+        unexpected
+            .iter()
+            .map(|name| format!("unexpected tensor '{name}'")),
+    );
     if !problems.is_empty() {
-        return Err(Error::BadModel(format!("{} problem(s): {}", problems.len(), problems.join("; "))));
+        return Err(Error::BadModel(format!(
+            "{} problem(s): {}",
+            problems.len(),
+            problems.join("; ")
+        )));
     }
     tch::no_grad(|| {
         for name in names {
@@ -91,7 +113,11 @@ fn load_bytes_in(bytes: &[u8], device: Device, base_dir: Option<&Path>) -> Resul
 /// Loads a bundle file.
 pub fn load(path: &Path, device: Device) -> Result<SlotModel> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    load_bytes_in(&bytes, device, Some(path.parent().unwrap_or(Path::new("."))))
+    load_bytes_in(
+        &bytes,
+        device,
+        Some(path.parent().unwrap_or(Path::new("."))),
+    )
 }
 
 /// Serialises a model's config and weights (float32, little-endian).

@@ -1,0 +1,211 @@
+//! One forward pass over frames from any number of streams: the shared
+//! core of the worker, `process` and `step`.
+
+use std::time::{Duration, Instant};
+
+use tch::{Device, Kind, Tensor};
+
+use super::carry::{episode_seed, Carry, EpisodeSeed, FrameInit};
+use super::model::{InitKind, RuntimeModel};
+use super::options::MaskSource;
+use super::result::FrameResult;
+use crate::error::{Error, Result};
+use crate::model::grouping::InitInput;
+
+/// One frame of one stream, ready to step.
+pub(crate) struct Job<'a> {
+    /// Normalised input [3, H, W] at the model's size.
+    pub input: &'a [f32],
+    pub init: FrameInit,
+    pub carry: &'a mut Carry,
+    pub result: &'a mut FrameResult,
+    /// The frame's own (height, width), when a label map is wanted.
+    pub label_size: Option<(usize, usize)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EngineConfig {
+    pub session_seed: u64,
+    pub mask_source: MaskSource,
+}
+
+impl EngineConfig {
+    pub fn mask_size(&self, model: &RuntimeModel) -> (usize, usize) {
+        let info = model.info();
+        match self.mask_source {
+            MaskSource::Decoder => (info.mask_height, info.mask_width),
+            MaskSource::Attention => (info.attention_height, info.attention_width),
+        }
+    }
+}
+
+/// Steps every job; frames that start an episode and frames that continue
+/// one run as two passes (they use different iteration counts). Returns the
+/// time spent. On error no carry or result has been changed.
+pub(crate) fn run(
+    model: &RuntimeModel,
+    config: &EngineConfig,
+    jobs: &mut [Job],
+) -> Result<Duration> {
+    let started = Instant::now();
+    for job in jobs.iter_mut() {
+        if !job.carry.started {
+            // A stream's first frame always starts an episode.
+            job.init = match std::mem::replace(&mut job.init, FrameInit::Continue) {
+                FrameInit::Continue => FrameInit::Start(EpisodeSeed::Default),
+                FrameInit::ContinueFrom(slots) => FrameInit::Start(EpisodeSeed::Slots(slots)),
+                start => start,
+            };
+        }
+    }
+    let (first, later): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&i| jobs[i].init.starts_episode());
+    let outputs = tch::no_grad(|| -> Result<Vec<(Vec<usize>, Outputs)>> {
+        let mut outputs = Vec::with_capacity(2);
+        for (group, is_first) in [(first, true), (later, false)] {
+            if !group.is_empty() {
+                let out = forward(model, config, jobs, &group, is_first)?;
+                outputs.push((group, out));
+            }
+        }
+        Ok(outputs)
+    })?;
+    let elapsed = started.elapsed();
+    let (mask_h, mask_w) = config.mask_size(model);
+    let info = model.info();
+    let (k, d) = (info.num_slots, info.slot_dim);
+    for (group, out) in outputs {
+        for (row, &i) in group.iter().enumerate() {
+            let job = &mut jobs[i];
+            let r = &mut *job.result;
+            r.reshape(k, d, mask_h, mask_w);
+            let row = row as i64;
+            out.slots.get(row).f_copy_data(&mut r.slots, k * d)?;
+            out.masks
+                .get(row)
+                .f_copy_data(&mut r.masks, k * mask_h * mask_w)?;
+            out.active.get(row).f_copy_data(&mut r.active, k)?;
+            out.next_init
+                .get(row)
+                .f_copy_data(&mut job.carry.next_init, k * d)?;
+            r.set_label_size(job.label_size);
+            if let Some((h, w)) = job.label_size {
+                label_map(&out.masks.get(row), h, w)?.f_copy_data(&mut r.labels, h * w)?;
+            }
+            let starts = job.init.starts_episode();
+            r.starts_episode = starts;
+            r.frame_index = job.carry.frames;
+            job.carry.record_frame(starts, &r.active);
+            r.episode = job.carry.episodes - 1;
+            r.slot_ids.copy_from_slice(&job.carry.slot_ids);
+            r.latency.model_us = elapsed.as_micros() as u64;
+        }
+    }
+    Ok(elapsed)
+}
+
+/// CPU copies of one pass's outputs, rows in group order.
+struct Outputs {
+    slots: Tensor,
+    masks: Tensor,
+    active: Tensor,
+    next_init: Tensor,
+}
+
+fn forward(
+    model: &RuntimeModel,
+    config: &EngineConfig,
+    jobs: &[Job],
+    group: &[usize],
+    first: bool,
+) -> Result<Outputs> {
+    let m = model.slot_model();
+    let info = model.info();
+    let (h, w, k, d) = (
+        info.input_height as i64,
+        info.input_width as i64,
+        info.num_slots as i64,
+        info.slot_dim as i64,
+    );
+    let device = m.device();
+    let mut pixels = Vec::with_capacity(group.len() * (3 * h * w) as usize);
+    for &i in group {
+        pixels.extend_from_slice(jobs[i].input);
+    }
+    let images = Tensor::f_from_slice(&pixels)?
+        .view([group.len() as i64, 3, h, w])
+        .to_device(device);
+    let init = if first {
+        let mut inits = Vec::with_capacity(group.len());
+        for &i in group {
+            let job = &jobs[i];
+            let FrameInit::Start(seed) = &job.init else {
+                unreachable!("first-frame group")
+            };
+            inits.push(match seed {
+                EpisodeSeed::Default => match info.init {
+                    InitKind::Gaussian => {
+                        let seed = episode_seed(
+                            config.session_seed,
+                            job.carry.stream_key,
+                            job.carry.next_episode(),
+                        );
+                        m.init_slots(1, InitInput::Seed(seed))?
+                    }
+                    InitKind::LearnedQueries => m.init_slots(1, InitInput::None)?,
+                    InitKind::Conditional => {
+                        return Err(Error::invalid(
+                            "a conditional model needs first-frame boxes (seed_boxes)",
+                        ))
+                    }
+                },
+                EpisodeSeed::Boxes(boxes) => {
+                    let boxes = Tensor::f_from_slice(boxes)?
+                        .view([1, k, 4])
+                        .to_device(device);
+                    m.init_slots(1, InitInput::Boxes(&boxes))?
+                }
+                EpisodeSeed::Slots(slots) => Tensor::f_from_slice(slots)?
+                    .view([1, k, d])
+                    .to_device(device),
+            });
+        }
+        Tensor::f_cat(&inits, 0)?
+    } else {
+        let mut carried = Vec::with_capacity(group.len() * (k * d) as usize);
+        for &i in group {
+            match &jobs[i].init {
+                FrameInit::ContinueFrom(slots) => carried.extend_from_slice(slots),
+                _ => carried.extend_from_slice(&jobs[i].carry.next_init),
+            }
+        }
+        Tensor::f_from_slice(&carried)?
+            .view([group.len() as i64, k, d])
+            .to_device(device)
+    };
+    let out = m.step(&images, &init, first)?;
+    let masks = match config.mask_source {
+        MaskSource::Decoder => m.decode(&out.slots).masks,
+        MaskSource::Attention => out.attention_masks,
+    };
+    let cpu = |t: &Tensor, kind: Kind| t.to_kind(kind).to_device(Device::Cpu).contiguous();
+    Ok(Outputs {
+        slots: cpu(&out.slots, Kind::Float),
+        masks: cpu(&masks, Kind::Float),
+        active: cpu(&out.active, Kind::Uint8),
+        next_init: cpu(&out.next_init, Kind::Float),
+    })
+}
+
+/// Argmax slot per pixel of soft masks [K, h, w] upsampled (bilinear, as
+/// `slotrt eval` scores) to the frame's own size.
+fn label_map(masks: &Tensor, height: usize, width: usize) -> Result<Tensor> {
+    let (_, mh, mw) = masks.size3()?;
+    let masks = masks.unsqueeze(0);
+    let masks = if (mh, mw) == (height as i64, width as i64) {
+        masks
+    } else {
+        masks.f_upsample_bilinear2d([height as i64, width as i64], false, None, None)?
+    };
+    Ok(masks.f_argmax(1, false)?.to_kind(Kind::Uint8).contiguous())
+}

@@ -1,0 +1,407 @@
+//! A stream: one camera or one environment. Frames pushed to it are
+//! stepped in order with the slots carried from its previous frame.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::MutexGuard;
+
+use super::carry::{check_values, EpisodeSeed, FrameInit};
+use super::engine::{self, Job};
+use super::frame::{convert_into, Frame};
+use super::model::InitKind;
+use super::options::OverflowPolicy;
+use super::result::FrameResult;
+use super::session::{closed, QueuedFrame, ResultCallback, Shared, State, StreamState};
+use super::stats::StreamStats;
+use crate::error::{Error, Result};
+
+/// A handle to one stream of a session. Dropping it closes the stream.
+///
+/// Thread safety: all methods may be called from any thread, also
+/// concurrently (one thread pushing while another polls is the usual
+/// pattern). Results come out in push order.
+pub struct Stream {
+    shared: Arc<Shared>,
+    key: u64,
+}
+
+impl Stream {
+    pub(crate) fn new(shared: Arc<Shared>, key: u64) -> Self {
+        Stream { shared, key }
+    }
+
+    /// The stream's key: its open order within the session (it also keys
+    /// the stream's slot noise, see `carry::episode_seed`).
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock()
+    }
+
+    /// Queues a frame for the session's worker. The pixels are converted
+    /// (resized, normalised) during this call and never read afterwards.
+    /// On a full queue, keep-latest drops the oldest queued frame; block
+    /// waits for room.
+    pub fn push(&self, frame: &Frame) -> Result<()> {
+        frame.validate()?;
+        let shared = &self.shared;
+        let info = shared.model.info();
+        let mut buffer = {
+            let mut state = self.lock();
+            let stream = live(&mut state, self.key)?;
+            check_episode_seed(&stream.next_init, info.init)?;
+            stream.spare_frames.pop()
+        }
+        .unwrap_or_else(|| QueuedFrame {
+            input: vec![0.0; 3 * info.input_height * info.input_width],
+            init: FrameInit::Continue,
+            timestamp_ns: 0,
+            tag: 0,
+            label_size: None,
+            pushed: Instant::now(),
+        });
+        if let Err(e) = convert_into(frame, &shared.model.config().preprocess, &mut buffer.input) {
+            if let Ok(stream) = Shared::stream(&mut self.lock(), self.key) {
+                stream.spare_frames.push(buffer);
+            }
+            return Err(e);
+        }
+        buffer.timestamp_ns = frame.timestamp_ns;
+        buffer.tag = frame.tag;
+        buffer.label_size = shared
+            .options
+            .label_maps
+            .then_some((frame.height, frame.width));
+
+        let mut state = self.lock();
+        loop {
+            let stream = live(&mut state, self.key)?;
+            if stream.frames.len() < shared.options.queue_depth {
+                break;
+            }
+            match shared.options.overflow {
+                OverflowPolicy::KeepLatest => {
+                    let mut dropped = stream.frames.pop_front().expect("full queue");
+                    let init = std::mem::replace(&mut dropped.init, FrameInit::Continue);
+                    match stream.frames.front_mut() {
+                        Some(next) => {
+                            next.init = std::mem::replace(&mut next.init, FrameInit::Continue)
+                                .absorb_dropped(init)
+                        }
+                        None => {
+                            stream.next_init =
+                                std::mem::replace(&mut stream.next_init, FrameInit::Continue)
+                                    .absorb_dropped(init)
+                        }
+                    }
+                    stream.spare_frames.push(dropped);
+                    stream.stats.frames_dropped += 1;
+                    state.counters.frames_dropped += 1;
+                }
+                OverflowPolicy::Block => shared.space.wait(&mut state),
+            }
+        }
+        let state = &mut *state;
+        let stream = live(state, self.key)?;
+        buffer.init = std::mem::replace(&mut stream.next_init, FrameInit::Continue);
+        buffer.pushed = Instant::now();
+        stream.frames.push_back(buffer);
+        stream.stats.frames_in += 1;
+        stream.stats.queue_depth = stream.frames.len() as u64;
+        state.counters.frames_in += 1;
+        shared.work.notify_one();
+        Ok(())
+    }
+
+    /// Takes the oldest result into `out` (swapping buffers: no copy, no
+    /// allocation once sizes settle). Waits up to `timeout` (None: for
+    /// ever); `Ok(false)` when nothing arrived in time.
+    pub fn poll(&self, timeout: Option<Duration>, out: &mut FrameResult) -> Result<bool> {
+        Ok(self
+            .poll_with(timeout, |queued| {
+                std::mem::swap(queued, out);
+                Ok(())
+            })?
+            .is_some())
+    }
+
+    /// Waits for the oldest result and hands it to `take`; the result is
+    /// consumed only when `take` succeeds (so a too-small caller buffer
+    /// loses nothing).
+    pub fn poll_with<T>(
+        &self,
+        timeout: Option<Duration>,
+        take: impl FnOnce(&mut FrameResult) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut state = self.lock();
+        loop {
+            let stream = live(&mut state, self.key)?;
+            if let Some(err) = stream.failure.take() {
+                return Err(err);
+            }
+            if let Some(front) = stream.results.front_mut() {
+                let value = take(front)?;
+                let done = stream.results.pop_front().expect("front");
+                stream.spare_results.push(done);
+                stream.stats.results_waiting = stream.results.len() as u64;
+                drop(state);
+                self.shared.work.notify_one();
+                return Ok(Some(value));
+            }
+            match deadline {
+                None => self.shared.progress.wait(&mut state),
+                Some(d) => {
+                    if self.shared.progress.wait_until(&mut state, d).timed_out() {
+                        let stream = live(&mut state, self.key)?;
+                        if stream.results.is_empty() {
+                            return Ok(None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Steps one frame on the calling thread, bypassing the worker: the
+    /// lowest latency for a single camera. The stream must have no frames
+    /// queued for the worker.
+    pub fn process(&self, frame: &Frame, out: &mut FrameResult) -> Result<()> {
+        frame.validate()?;
+        let started = Instant::now();
+        let shared = &self.shared;
+        let info = shared.model.info();
+        let (mut carry, init, mut buffer) = {
+            let mut state = self.lock();
+            let stream = live(&mut state, self.key)?;
+            if let Some(err) = stream.failure.take() {
+                return Err(err);
+            }
+            if !stream.frames.is_empty() || stream.carry.is_none() {
+                return Err(Error::invalid(
+                    "process() needs an idle stream: this one has frames queued by push(); poll them first",
+                ));
+            }
+            check_episode_seed(&stream.next_init, info.init)?;
+            let init = std::mem::replace(&mut stream.next_init, FrameInit::Continue);
+            (
+                stream.carry.take().expect("idle"),
+                init,
+                stream.spare_frames.pop(),
+            )
+        };
+        let input = match &mut buffer {
+            Some(b) => &mut b.input,
+            None => {
+                buffer = Some(QueuedFrame {
+                    input: vec![0.0; 3 * info.input_height * info.input_width],
+                    init: FrameInit::Continue,
+                    timestamp_ns: 0,
+                    tag: 0,
+                    label_size: None,
+                    pushed: started,
+                });
+                &mut buffer.as_mut().expect("set").input
+            }
+        };
+        let label_size = shared
+            .options
+            .label_maps
+            .then_some((frame.height, frame.width));
+        let outcome =
+            convert_into(frame, &shared.model.config().preprocess, input).and_then(|_| {
+                let mut jobs = [Job {
+                    input,
+                    init: init.clone(),
+                    carry: &mut carry,
+                    result: out,
+                    label_size,
+                }];
+                engine::run(&shared.model, &shared.engine, &mut jobs)
+            });
+        let mut state = self.lock();
+        let state = &mut *state;
+        let Some(stream) = state.streams.get_mut(&self.key) else {
+            return Err(closed("stream"));
+        };
+        stream.carry = Some(carry);
+        stream.spare_frames.extend(buffer);
+        if outcome.is_err() {
+            stream.next_init =
+                std::mem::replace(&mut stream.next_init, FrameInit::Continue).absorb_dropped(init);
+        }
+        let closed_meanwhile = stream.closed;
+        if closed_meanwhile {
+            state.streams.remove(&self.key);
+        }
+        self.shared.progress.notify_all();
+        outcome?;
+        if closed_meanwhile {
+            return Err(closed("stream"));
+        }
+        out.timestamp_ns = frame.timestamp_ns;
+        out.tag = frame.tag;
+        out.latency.queue_us = 0;
+        out.latency.total_us = started.elapsed().as_micros() as u64;
+        let stream = state.streams.get_mut(&self.key).expect("present");
+        stream.stats.frames_in += 1;
+        stream.stats.frames_out += 1;
+        stream.stats.episodes = stream.carry.as_ref().map_or(0, |c| c.episodes);
+        state.counters.frames_in += 1;
+        state.counters.record_batch(1);
+        state.counters.record_frame(&out.latency);
+        Ok(())
+    }
+
+    /// Starts a new episode at the next pushed or processed frame: fresh
+    /// slots, new slot ids. Frames already queued finish the old episode.
+    pub fn reset(&self) -> Result<()> {
+        self.set_next_init(FrameInit::Start(EpisodeSeed::Default))
+    }
+
+    /// Starts a new episode at the next frame from boxes [K * 4], as
+    /// (y_min, x_min, y_max, x_max) in [0, 1], one per slot (a zero box for
+    /// an unused slot). Conditional models only.
+    pub fn seed_boxes(&self, boxes: &[f32]) -> Result<()> {
+        let info = self.shared.model.info();
+        if info.init != InitKind::Conditional {
+            return Err(Error::Unsupported(
+                "this model does not take boxes (its init is not conditional)".into(),
+            ));
+        }
+        check_values(boxes, 4 * info.num_slots, "boxes")?;
+        self.set_next_init(FrameInit::Start(EpisodeSeed::Boxes(boxes.to_vec())))
+    }
+
+    /// Starts a new episode at the next frame from the given slots [K * D].
+    pub fn seed_slots(&self, slots: &[f32]) -> Result<()> {
+        let info = self.shared.model.info();
+        check_values(slots, info.num_slots * info.slot_dim, "slots")?;
+        self.set_next_init(FrameInit::Start(EpisodeSeed::Slots(slots.to_vec())))
+    }
+
+    fn set_next_init(&self, init: FrameInit) -> Result<()> {
+        let mut state = self.lock();
+        live(&mut state, self.key)?.next_init = init;
+        Ok(())
+    }
+
+    /// Continues the episode from the given slots [K * D] at the next frame
+    /// (a world model's predicted slots, or a state saved with `state`).
+    pub fn set_state(&self, slots: &[f32]) -> Result<()> {
+        let info = self.shared.model.info();
+        check_values(slots, info.num_slots * info.slot_dim, "state")?;
+        let mut state = self.lock();
+        let stream = live(&mut state, self.key)?;
+        stream.next_init = match std::mem::replace(&mut stream.next_init, FrameInit::Continue) {
+            FrameInit::Start(_) => FrameInit::Start(EpisodeSeed::Slots(slots.to_vec())),
+            _ => FrameInit::ContinueFrom(slots.to_vec()),
+        };
+        Ok(())
+    }
+
+    /// Copies the carried slots [K * D] (the initial slots of the frame
+    /// after the last one stepped) into `out`. Waits while a frame of this
+    /// stream is being stepped. Frames still queued are not reflected.
+    pub fn state(&self, out: &mut [f32]) -> Result<()> {
+        let info = self.shared.model.info();
+        let needed = info.num_slots * info.slot_dim;
+        if out.len() < needed {
+            return Err(Error::invalid(format!(
+                "state buffer holds {} values, {needed} needed",
+                out.len()
+            )));
+        }
+        let mut state = self.lock();
+        loop {
+            let stream = live(&mut state, self.key)?;
+            match &stream.carry {
+                Some(c) if !c.started => {
+                    return Err(Error::invalid(
+                        "no frame of this stream has been stepped yet",
+                    ))
+                }
+                Some(c) => {
+                    out[..needed].copy_from_slice(&c.next_init);
+                    return Ok(());
+                }
+                None => self.shared.progress.wait(&mut state),
+            }
+        }
+    }
+
+    /// Results go to `callback` on the worker thread instead of the poll
+    /// queue (None: back to polling). When this returns, no call to the
+    /// previous callback is running (unless called from inside one).
+    pub fn set_callback(&self, callback: Option<ResultCallback>) -> Result<()> {
+        let mut state = self.lock();
+        live(&mut state, self.key)?.callback = callback;
+        self.wait_for_callbacks(state);
+        Ok(())
+    }
+
+    pub fn stats(&self) -> Result<StreamStats> {
+        let mut state = self.lock();
+        let stream = live(&mut state, self.key)?;
+        let mut stats = stream.stats;
+        stats.queue_depth = stream.frames.len() as u64;
+        stats.results_waiting = stream.results.len() as u64;
+        Ok(stats)
+    }
+
+    /// Closes the stream: queued frames and unread results are discarded,
+    /// and every later call on it fails with `Closed`. When it returns, no
+    /// callback of this stream is running (unless called from one).
+    /// Idempotent.
+    pub fn close(&self) {
+        let mut state = self.lock();
+        let state_ref = &mut *state;
+        if let Some(stream) = state_ref.streams.get_mut(&self.key) {
+            stream.closed = true;
+            stream.frames.clear();
+            stream.results.clear();
+            if stream.carry.is_some() && stream.callbacks_running == 0 {
+                state_ref.streams.remove(&self.key);
+            }
+        }
+        self.shared.space.notify_all();
+        self.shared.progress.notify_all();
+        self.wait_for_callbacks(state);
+    }
+
+    fn wait_for_callbacks(&self, mut state: MutexGuard<'_, State>) {
+        if self.shared.on_worker_thread() {
+            return;
+        }
+        while state
+            .streams
+            .get(&self.key)
+            .is_some_and(|s| s.callbacks_running > 0)
+        {
+            self.shared.progress.wait(&mut state);
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn live(state: &mut State, key: u64) -> Result<&mut StreamState> {
+    Shared::stream(state, key)
+}
+
+/// A conditional model cannot start an episode without boxes or slots.
+fn check_episode_seed(next: &FrameInit, init: InitKind) -> Result<()> {
+    if init == InitKind::Conditional && *next == FrameInit::Start(EpisodeSeed::Default) {
+        return Err(Error::invalid(
+            "this conditional model needs first-frame boxes: call seed_boxes (or seed_slots) before the episode's first frame",
+        ));
+    }
+    Ok(())
+}
