@@ -34,14 +34,8 @@ pub fn parse_device(name: &str) -> Result<tch::Device> {
         Some(rest) => rest
             .strip_prefix(':')
             .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| {
-                Error::invalid(format!("device '{name}': expected cpu, cuda or cuda:N"))
-            })?,
-        None => {
-            return Err(Error::invalid(format!(
-                "device '{name}': expected cpu, cuda or cuda:N"
-            )))
-        }
+            .ok_or_else(|| Error::invalid(format!("device '{name}': expected cpu, cuda or cuda:N")))?,
+        None => return Err(Error::invalid(format!("device '{name}': expected cpu, cuda or cuda:N"))),
     };
     let count = cuda_device_count();
     if index >= count {
@@ -60,19 +54,10 @@ mod tests {
     fn parses_device_names() {
         assert_eq!(parse_device("cpu").unwrap(), tch::Device::Cpu);
         assert_eq!(parse_device(" CPU ").unwrap(), tch::Device::Cpu);
-        assert!(matches!(
-            parse_device("gpu"),
-            Err(Error::InvalidArgument(_))
-        ));
-        assert!(matches!(
-            parse_device("cuda:x"),
-            Err(Error::InvalidArgument(_))
-        ));
+        assert!(matches!(parse_device("gpu"), Err(Error::InvalidArgument(_))));
+        assert!(matches!(parse_device("cuda:x"), Err(Error::InvalidArgument(_))));
         if !cuda_available() {
-            assert!(matches!(
-                parse_device("cuda:0"),
-                Err(Error::DeviceUnavailable(_))
-            ));
+            assert!(matches!(parse_device("cuda:0"), Err(Error::DeviceUnavailable(_))));
         }
     }
 

@@ -14,13 +14,9 @@ fn small_config() -> ModelConfig {
     c.grouping.slot_dim = 16;
     c.grouping.mlp_hidden = Some(16);
     c.predictor.as_mut().unwrap().ff_dim = 16;
-    let slotrt::model::config::EncoderConfig::Cnn(cnn) = &mut c.encoder else {
-        unreachable!()
-    };
+    let slotrt::model::config::EncoderConfig::Cnn(cnn) = &mut c.encoder else { unreachable!() };
     cnn.channels = vec![8; 4];
-    let slotrt::model::config::DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else {
-        unreachable!()
-    };
+    let slotrt::model::config::DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };
     sb.channels = vec![8, 8, 8];
     c
 }
@@ -38,16 +34,11 @@ fn rewrite(
     let st = SafeTensors::deserialize(bytes).unwrap();
     let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
     let mut metadata = meta.metadata().clone().unwrap();
-    let mut tensors: Vec<_> = st
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
-        .collect();
+    let mut tensors: Vec<_> =
+        st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
     edit(&mut tensors, &mut metadata);
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-        .collect();
+    let views: Vec<(String, TensorView)> =
+        tensors.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
     safetensors::serialize(views, Some(metadata)).unwrap()
 }
 
@@ -65,8 +56,7 @@ fn save_load_save_is_bit_exact() {
     let model = bundle::load_bytes(&first, Device::Cpu).unwrap();
     let second = bundle::to_bytes(&model).unwrap();
     assert_eq!(first, second);
-    let path =
-        std::env::temp_dir().join(format!("slotrt-bundle-{}.safetensors", std::process::id()));
+    let path = std::env::temp_dir().join(format!("slotrt-bundle-{}.safetensors", std::process::id()));
     bundle::save(&model, &path).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), first);
     std::fs::remove_file(path).unwrap();
@@ -89,18 +79,9 @@ fn every_problem_is_named_at_once() {
     });
     let msg = load_error(&bytes);
     assert!(msg.contains("4 problem(s)"), "{msg}");
-    assert!(
-        msg.contains("missing tensor 'grouping.to_q.weight'"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("tensor 'encoder.pos.weight' has shape"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("tensor 'decoder.out.bias' has dtype F64"),
-        "{msg}"
-    );
+    assert!(msg.contains("missing tensor 'grouping.to_q.weight'"), "{msg}");
+    assert!(msg.contains("tensor 'encoder.pos.weight' has shape"), "{msg}");
+    assert!(msg.contains("tensor 'decoder.out.bias' has dtype F64"), "{msg}");
     assert!(msg.contains("unexpected tensor 'extra.weight'"), "{msg}");
 }
 
@@ -116,9 +97,7 @@ fn config_problems_name_the_field() {
     };
     let msg = load_error(&with_config(&|v| v["format_version"] = 99.into()));
     assert!(msg.contains("format_version 99 is not supported"), "{msg}");
-    let msg = load_error(&with_config(&|v| {
-        v["grouping"]["renormalization"] = "sideways".into()
-    }));
+    let msg = load_error(&with_config(&|v| v["grouping"]["renormalization"] = "sideways".into()));
     assert!(msg.contains("unknown variant `sideways`"), "{msg}");
     let msg = load_error(&with_config(&|v| v["encoder"]["kind"] = "resnet".into()));
     assert!(msg.contains("unknown variant `resnet`"), "{msg}");
@@ -136,10 +115,7 @@ fn config_problems_name_the_field() {
 fn not_a_bundle() {
     assert!(load_error(b"").contains("not a safetensors file"));
     assert!(load_error(b"hello, I am a text file").contains("not a safetensors file"));
-    let err = bundle::load(
-        std::path::Path::new("/nonexistent/model.safetensors"),
-        Device::Cpu,
-    );
+    let err = bundle::load(std::path::Path::new("/nonexistent/model.safetensors"), Device::Cpu);
     assert!(matches!(err, Err(Error::Io { .. })));
 }
 
@@ -150,10 +126,7 @@ fn truncated_and_bit_flipped_bundles_never_panic() {
     let cuts = (0..bytes.len().min(4096)).chain((4096..bytes.len()).step_by(997));
     for cut in cuts {
         let result = std::panic::catch_unwind(|| bundle::load_bytes(&bytes[..cut], Device::Cpu));
-        assert!(
-            matches!(result, Ok(Err(Error::BadModel(_)))),
-            "cut at {cut}"
-        );
+        assert!(matches!(result, Ok(Err(Error::BadModel(_)))), "cut at {cut}");
     }
     // Deterministic bit flips: loading may succeed (a flipped weight is
     // still a weight) but must never panic.
@@ -165,8 +138,7 @@ fn truncated_and_bit_flipped_bundles_never_panic() {
         let mut damaged = bytes.clone();
         let pos = (state as usize) % damaged.len().min(8 + 4096);
         damaged[pos] ^= 1 << (state >> 60 & 7);
-        let result =
-            std::panic::catch_unwind(|| bundle::load_bytes(&damaged, Device::Cpu).map(|_| ()));
+        let result = std::panic::catch_unwind(|| bundle::load_bytes(&damaged, Device::Cpu).map(|_| ()));
         assert!(result.is_ok(), "bit flip at byte {pos} panicked");
     }
 }

@@ -15,34 +15,20 @@ fn every_export_goes_through_the_panic_boundary() {
         let mut rest = source.as_str();
         while let Some(at) = rest.find("extern \"C\" fn ") {
             let after = &rest[at + "extern \"C\" fn ".len()..];
-            let name: String = after
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
+            let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             // The body: from the first "{" after the signature to the closing
             // brace at the start of a line.
-            let body_start = after
-                .find(") ")
-                .map(|i| i + after[i..].find('{').unwrap())
-                .unwrap();
+            let body_start = after.find(") ").map(|i| i + after[i..].find('{').unwrap()).unwrap();
             let body_end = body_start + after[body_start..].find("\n}").unwrap();
             let body = &after[body_start..body_end];
             let first_statement = body.trim_start_matches('{').trim_start();
-            if !(first_statement.starts_with("guard(")
-                || first_statement.starts_with("guard_value("))
-            {
+            if !(first_statement.starts_with("guard(") || first_statement.starts_with("guard_value(")) {
                 missing.push(format!("{}: {name}", path.display()));
             }
             exports += 1;
             rest = &after[body_end..];
         }
     }
-    assert!(
-        exports >= 10,
-        "found only {exports} exports: is the scan broken?"
-    );
-    assert!(
-        missing.is_empty(),
-        "exports outside the panic boundary: {missing:#?}"
-    );
+    assert!(exports >= 10, "found only {exports} exports: is the scan broken?");
+    assert!(missing.is_empty(), "exports outside the panic boundary: {missing:#?}");
 }

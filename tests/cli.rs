@@ -4,10 +4,7 @@
 use std::process::Command;
 
 fn slotrt(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_slotrt"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_slotrt")).args(args).output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -19,19 +16,12 @@ fn slotrt(args: &[&str]) -> (bool, String, String) {
 fn synth_writes_frames_masks_and_previews() {
     let dir = std::env::temp_dir().join(format!("slotrt-cli-{}", std::process::id()));
     let dir_s = dir.to_str().unwrap();
-    let (ok, stdout, stderr) = slotrt(&[
-        "synth", "--out", dir_s, "--clips", "2", "--frames", "3", "--split", "val", "--width", "40",
-    ]);
+    let (ok, stdout, stderr) =
+        slotrt(&["synth", "--out", dir_s, "--clips", "2", "--frames", "3", "--split", "val", "--width", "40"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("wrote 2 clip(s)"), "{stdout}");
     for clip in ["val_000000", "val_000001"] {
-        for file in [
-            "frame_000.png",
-            "mask_002.png",
-            "ids_001.png",
-            "sheet.png",
-            "clip.gif",
-        ] {
+        for file in ["frame_000.png", "mask_002.png", "ids_001.png", "sheet.png", "clip.gif"] {
             assert!(dir.join(clip).join(file).exists(), "{clip}/{file} missing");
         }
     }
@@ -74,14 +64,10 @@ fn small_bundle(dir: &std::path::Path) -> std::path::PathBuf {
     use slotrt::model::config::{DecoderConfig, EncoderConfig};
     let mut c = slotrt::model::ModelConfig::savi_small_64();
     c.description = "cli test model".into();
-    let EncoderConfig::Cnn(cnn) = &mut c.encoder else {
-        unreachable!()
-    };
+    let EncoderConfig::Cnn(cnn) = &mut c.encoder else { unreachable!() };
     cnn.channels = vec![8; 4];
     cnn.strides = vec![2, 1, 1, 1];
-    let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else {
-        unreachable!()
-    };
+    let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };
     sb.channels = vec![8, 8];
     sb.strides = vec![2, 2];
     let model = slotrt::model::SlotModel::new(&c, tch::Device::Cpu).unwrap();
@@ -136,15 +122,9 @@ fn eval_prints_the_table_and_draws_previews() {
     ];
     let (ok, stdout, stderr) = slotrt(&args);
     assert!(ok, "{stderr}");
-    assert!(
-        stdout.contains("| carry-over |") && stdout.contains("| no carry-over |"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("| carry-over |") && stdout.contains("| no carry-over |"), "{stdout}");
     assert!(out.join("test_000000/prediction_sheet.png").exists());
     assert!(out.join("test_000000/prediction.gif").exists());
-    assert!(
-        !out.join("test_000001").exists(),
-        "only one preview was asked for"
-    );
+    assert!(!out.join("test_000001").exists(), "only one preview was asked for");
     std::fs::remove_dir_all(dir).unwrap();
 }

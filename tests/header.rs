@@ -23,8 +23,5 @@ fn checked_in_header_is_fresh() {
         return;
     }
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        checked_in == generated,
-        "include/slotrt.h is stale: run scripts/gen_header.sh and commit the result"
-    );
+    assert!(checked_in == generated, "include/slotrt.h is stale: run scripts/gen_header.sh and commit the result");
 }

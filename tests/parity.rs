@@ -21,10 +21,7 @@ fn reference_case(variant: &str) -> PathBuf {
     // Tests run in parallel and two may ask for the same variant.
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!(
-        "slotrt-parity-{variant}-{}-{call}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("slotrt-parity-{variant}-{}-{call}", std::process::id()));
     let status = Command::new("python")
         .arg(root.join("tests/parity/reference.py"))
         .arg(variant)
@@ -44,10 +41,8 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 fn check_variant(variant: &str) -> Vec<i64> {
     let dir = reference_case(variant);
     let model = bundle::load(&dir.join("model.safetensors"), Device::Cpu).expect("bundle loads");
-    let case: HashMap<String, Tensor> = Tensor::read_safetensors(dir.join("case.safetensors"))
-        .unwrap()
-        .into_iter()
-        .collect();
+    let case: HashMap<String, Tensor> =
+        Tensor::read_safetensors(dir.join("case.safetensors")).unwrap().into_iter().collect();
     let frames = &case["frames"];
     let batch = frames.size()[1];
     let mut worst = 0.0f64;
@@ -61,10 +56,8 @@ fn check_variant(variant: &str) -> Vec<i64> {
         let mut init = model.init_slots(batch, input).unwrap();
         for t in 0..frames.size()[0] {
             let out = model.step_decoded(&frames.get(t), &init, t == 0).unwrap();
-            let (decoder_masks, reconstruction) = (
-                out.decoder_masks.as_ref().unwrap(),
-                out.reconstruction.as_ref().unwrap(),
-            );
+            let (decoder_masks, reconstruction) =
+                (out.decoder_masks.as_ref().unwrap(), out.reconstruction.as_ref().unwrap());
             for (name, ours) in [
                 ("features", &out.features),
                 ("slots", &out.slots),
@@ -74,10 +67,7 @@ fn check_variant(variant: &str) -> Vec<i64> {
                 ("reconstruction", reconstruction),
             ] {
                 let diff = max_abs_diff(ours, &case[&format!("{name}_{t}")]);
-                assert!(
-                    diff <= TOLERANCE,
-                    "{variant}: {name} at frame {t} differs by {diff:e}"
-                );
+                assert!(diff <= TOLERANCE, "{variant}: {name} at frame {t} differs by {diff:e}");
                 worst = worst.max(diff);
             }
             let active = out.active.to_kind(tch::Kind::Float);
@@ -119,10 +109,7 @@ fn dias_reduction_and_reinitialised_aggregation() {
     let counts = check_variant("dias");
     // The thresholds must actually drop some slots, and never all of them.
     let full = 2 * 5;
-    assert!(
-        counts.iter().any(|&c| c < full),
-        "no slot was dropped: {counts:?}"
-    );
+    assert!(counts.iter().any(|&c| c < full), "no slot was dropped: {counts:?}");
     assert!(counts.iter().all(|&c| c >= 2), "{counts:?}");
 }
 
@@ -163,10 +150,7 @@ fn torchscript_sidecar_is_pinned_by_checksum() {
     ts.push(0);
     std::fs::write(&sidecar, &ts).unwrap();
     let m = message(bundle::load(&bundle_path, Device::Cpu));
-    assert!(
-        m.contains("checksum mismatch") && m.contains("encoder.pt"),
-        "{m}"
-    );
+    assert!(m.contains("checksum mismatch") && m.contains("encoder.pt"), "{m}");
     // A missing one is named.
     std::fs::remove_file(&sidecar).unwrap();
     let m = message(bundle::load(&bundle_path, Device::Cpu));

@@ -7,14 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
-use slotrt::model::config::{
-    CnnEncoderConfig, DecoderConfig, EncoderConfig, SpatialBroadcastConfig,
-};
+use slotrt::model::config::{CnnEncoderConfig, DecoderConfig, EncoderConfig, SpatialBroadcastConfig};
 use slotrt::model::grouping::InitInput;
 use slotrt::model::{ModelConfig, SlotModel};
 use slotrt::runtime::{
-    episode_seed, Frame, FrameResult, MaskSource, OverflowPolicy, PixelFormat, RuntimeModel,
-    Session, SessionOptions, STEP_LANE_KEY,
+    episode_seed, Frame, FrameResult, MaskSource, OverflowPolicy, PixelFormat, RuntimeModel, Session, SessionOptions,
+    STEP_LANE_KEY,
 };
 use slotrt::Error;
 use tch::{Device, Kind, Tensor};
@@ -28,11 +26,8 @@ fn tiny_model() -> Arc<RuntimeModel> {
     let mut c = ModelConfig::savi_small_64();
     c.preprocess.height = SIZE as i64;
     c.preprocess.width = SIZE as i64;
-    c.encoder = EncoderConfig::Cnn(CnnEncoderConfig {
-        channels: vec![16, 16],
-        kernel_sizes: vec![3, 3],
-        strides: vec![2, 1],
-    });
+    c.encoder =
+        EncoderConfig::Cnn(CnnEncoderConfig { channels: vec![16, 16], kernel_sizes: vec![3, 3], strides: vec![2, 1] });
     c.grouping.num_slots = 4;
     c.grouping.slot_dim = 16;
     c.grouping.mlp_hidden = Some(32);
@@ -47,34 +42,19 @@ fn tiny_model() -> Arc<RuntimeModel> {
 }
 
 fn clip(index: u64) -> Clip {
-    let config = SynthConfig {
-        width: SIZE,
-        height: SIZE,
-        frames: FRAMES,
-        ..SynthConfig::default()
-    };
+    let config = SynthConfig { width: SIZE, height: SIZE, frames: FRAMES, ..SynthConfig::default() };
     generate_clip(&config, Split::Test, index).unwrap()
 }
 
 fn frame(clip: &Clip, t: usize) -> Frame<'_> {
-    let mut f = Frame::packed(
-        clip.frame_rgb(t),
-        SIZE as usize,
-        SIZE as usize,
-        PixelFormat::Rgb8,
-    );
+    let mut f = Frame::packed(clip.frame_rgb(t), SIZE as usize, SIZE as usize, PixelFormat::Rgb8);
     f.timestamp_ns = 1000 * t as i64;
     f.tag = t as u64;
     f
 }
 
 fn options() -> SessionOptions {
-    SessionOptions {
-        deterministic: true,
-        seed: SEED,
-        warmup: false,
-        ..SessionOptions::default()
-    }
+    SessionOptions { deterministic: true, seed: SEED, warmup: false, ..SessionOptions::default() }
 }
 
 /// (slots, masks) per frame from the plain model loop, starting an
@@ -99,48 +79,31 @@ fn reference(
                 let out = m.step(&m.normalize(&images), &init, t == first).unwrap();
                 let masks = m.decode(&out.slots).masks;
                 init = out.next_init;
-                (
-                    Vec::try_from(out.slots.flatten(0, -1)).unwrap(),
-                    Vec::try_from(masks.flatten(0, -1)).unwrap(),
-                )
+                (Vec::try_from(out.slots.flatten(0, -1)).unwrap(), Vec::try_from(masks.flatten(0, -1)).unwrap())
             })
             .collect()
     })
 }
 
 fn fresh_init(model: &RuntimeModel, key: u64, episode: u64) -> Tensor {
-    model
-        .slot_model()
-        .init_slots(1, InitInput::Seed(episode_seed(SEED, key, episode)))
-        .unwrap()
+    model.slot_model().init_slots(1, InitInput::Seed(episode_seed(SEED, key, episode))).unwrap()
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 fn assert_close(got: &FrameResult, want: &(Vec<f32>, Vec<f32>), what: &str) {
     let (ds, dm) = (max_diff(&got.slots, &want.0), max_diff(&got.masks, &want.1));
-    assert!(
-        ds < 1e-5 && dm < 1e-5,
-        "{what}: slots differ by {ds}, masks by {dm}"
-    );
+    assert!(ds < 1e-5 && dm < 1e-5, "{what}: slots differ by {ds}, masks by {dm}");
 }
 
 #[test]
 fn push_and_poll_across_batched_streams_equals_the_model_loop() {
     let model = tiny_model();
     // Batching on: four streams interleaved share forward passes.
-    let opts = SessionOptions {
-        deterministic: false,
-        max_batch: 4,
-        max_wait: Duration::from_millis(20),
-        ..options()
-    };
+    let opts = SessionOptions { deterministic: false, max_batch: 4, max_wait: Duration::from_millis(20), ..options() };
     let session = Session::new(model.clone(), opts).unwrap();
     let clips: Vec<Clip> = (0..4).map(clip).collect();
     let streams: Vec<_> = (0..4).map(|_| session.open_stream().unwrap()).collect();
@@ -152,30 +115,19 @@ fn push_and_poll_across_batched_streams_equals_the_model_loop() {
         for (i, s) in streams.iter().enumerate() {
             let mut r = FrameResult::default();
             assert!(s.poll(Some(Duration::from_secs(30)), &mut r).unwrap());
-            assert_eq!(
-                (r.frame_index, r.tag, r.timestamp_ns),
-                (t as u64, t as u64, 1000 * t as i64)
-            );
+            assert_eq!((r.frame_index, r.tag, r.timestamp_ns), (t as u64, t as u64, 1000 * t as i64));
             got[i].push(r);
         }
     }
     let stats = session.stats();
-    assert!(
-        stats.largest_batch > 1,
-        "streams were batched together: {stats:?}"
-    );
+    assert!(stats.largest_batch > 1, "streams were batched together: {stats:?}");
     assert_eq!(stats.frames_out, 4 * FRAMES as u64);
     for (i, c) in clips.iter().enumerate() {
         assert!(got[i][0].starts_episode);
-        assert!(got[i][1..]
-            .iter()
-            .all(|r| !r.starts_episode && r.slot_ids == got[i][0].slot_ids));
+        assert!(got[i][1..].iter().all(|r| !r.starts_episode && r.slot_ids == got[i][0].slot_ids));
         let init = model
             .slot_model()
-            .init_slots(
-                1,
-                InitInput::Seed(episode_seed(session.seed(), streams[i].key(), 0)),
-            )
+            .init_slots(1, InitInput::Seed(episode_seed(session.seed(), streams[i].key(), 0)))
             .unwrap();
         let want = reference(&model, c, 0..FRAMES as usize, init);
         for (t, w) in want.iter().enumerate() {
@@ -203,12 +155,7 @@ fn deterministic_streams_match_the_model_loop_exactly_from_frame_zero() {
         let mut r = FrameResult::default();
         b.poll(None, &mut r).unwrap();
     }
-    let want = reference(
-        &model,
-        &c,
-        0..FRAMES as usize,
-        fresh_init(&model, a.key(), 0),
-    );
+    let want = reference(&model, &c, 0..FRAMES as usize, fresh_init(&model, a.key(), 0));
     for (t, (g, w)) in got_a.iter().zip(&want).enumerate() {
         assert_close(g, w, &format!("frame {t}"));
     }
@@ -221,10 +168,7 @@ fn deterministic_streams_match_the_model_loop_exactly_from_frame_zero() {
         if t == 0 || t == FRAMES as usize - 1 {
             assert_close(&r, &want[t], "process()");
         }
-        assert_eq!(
-            r.slots, got_a[t].slots,
-            "process() repeats push/poll bit for bit at frame {t}"
-        );
+        assert_eq!(r.slots, got_a[t].slots, "process() repeats push/poll bit for bit at frame {t}");
     }
 }
 
@@ -246,45 +190,24 @@ fn batched_step_with_resets_matches_per_lane_loops() {
         }
     }
     for lane in [0usize, 2] {
-        let want = reference(
-            &model,
-            &clips[lane],
-            0..FRAMES as usize,
-            fresh_init(&model, STEP_LANE_KEY + lane as u64, 0),
-        );
+        let want =
+            reference(&model, &clips[lane], 0..FRAMES as usize, fresh_init(&model, STEP_LANE_KEY + lane as u64, 0));
         for t in 0..FRAMES as usize {
-            assert_close(
-                &per_lane[lane][t],
-                &want[t],
-                &format!("lane {lane} frame {t}"),
-            );
+            assert_close(&per_lane[lane][t], &want[t], &format!("lane {lane} frame {t}"));
         }
     }
     let key = STEP_LANE_KEY + 1;
     let before = reference(&model, &clips[1], 0..reset_at, fresh_init(&model, key, 0));
-    let after = reference(
-        &model,
-        &clips[1],
-        reset_at..FRAMES as usize,
-        fresh_init(&model, key, 1),
-    );
+    let after = reference(&model, &clips[1], reset_at..FRAMES as usize, fresh_init(&model, key, 1));
     for (t, w) in before.iter().chain(&after).enumerate() {
         assert_close(&per_lane[1][t], w, &format!("lane 1 frame {t}"));
     }
     let r = &per_lane[1][reset_at];
     assert!(r.starts_episode && r.episode == 1);
-    assert!(
-        r.slot_ids
-            .iter()
-            .all(|id| !per_lane[1][0].slot_ids.contains(id)),
-        "new episode, new ids"
-    );
+    assert!(r.slot_ids.iter().all(|id| !per_lane[1][0].slot_ids.contains(id)), "new episode, new ids");
     // Mismatched lengths are an error and change nothing.
     let frames: Vec<Frame> = clips.iter().map(|c| frame(c, 0)).collect();
-    assert!(matches!(
-        session.step(&frames, &[false, false], &mut results),
-        Err(Error::InvalidArgument(_))
-    ));
+    assert!(matches!(session.step(&frames, &[false, false], &mut results), Err(Error::InvalidArgument(_))));
 }
 
 #[test]
@@ -317,25 +240,14 @@ fn reset_and_carried_state_hand_over() {
     // Seeding with explicit slots starts an episode from them.
     a.seed_slots(&state).unwrap();
     a.process(&frame(&c, 5), &mut r).unwrap();
-    let want = reference(
-        &model,
-        &c,
-        5..6,
-        Tensor::from_slice(&state).view([1, 4, 16]),
-    );
+    let want = reference(&model, &c, 5..6, Tensor::from_slice(&state).view([1, 4, 16]));
     assert_close(&r, &want[0], "seeded slots");
     // Bad state sizes and values.
-    assert!(matches!(
-        a.set_state(&state[1..]),
-        Err(Error::InvalidArgument(_))
-    ));
+    assert!(matches!(a.set_state(&state[1..]), Err(Error::InvalidArgument(_))));
     let mut nan = state.clone();
     nan[0] = f32::NAN;
     assert!(matches!(a.seed_slots(&nan), Err(Error::InvalidArgument(_))));
-    assert!(matches!(
-        a.seed_boxes(&[0.0; 16]),
-        Err(Error::Unsupported(_))
-    ));
+    assert!(matches!(a.seed_boxes(&[0.0; 16]), Err(Error::Unsupported(_))));
 }
 
 #[test]
@@ -343,11 +255,7 @@ fn keep_latest_drops_and_never_blocks_while_block_never_drops() {
     let model = tiny_model();
     let c = clip(40);
     for policy in [OverflowPolicy::KeepLatest, OverflowPolicy::Block] {
-        let opts = SessionOptions {
-            queue_depth: 2,
-            overflow: policy,
-            ..options()
-        };
+        let opts = SessionOptions { queue_depth: 2, overflow: policy, ..options() };
         let session = Session::new(model.clone(), opts).unwrap();
         let stream = Arc::new(session.open_stream().unwrap());
         // A slow consumer: the callback sleeps on the worker thread.
@@ -377,27 +285,13 @@ fn keep_latest_drops_and_never_blocks_while_block_never_drops() {
         let stats = stream.stats().unwrap();
         let tags = seen.lock().unwrap().clone();
         assert_eq!(stats.frames_in, pushes);
-        assert_eq!(
-            stats.frames_out + stats.frames_dropped,
-            pushes,
-            "{policy:?}: {stats:?}"
-        );
-        assert!(
-            tags.windows(2).all(|w| w[0] < w[1]),
-            "results stay in push order: {tags:?}"
-        );
+        assert_eq!(stats.frames_out + stats.frames_dropped, pushes, "{policy:?}: {stats:?}");
+        assert!(tags.windows(2).all(|w| w[0] < w[1]), "results stay in push order: {tags:?}");
         match policy {
             OverflowPolicy::KeepLatest => {
                 assert!(stats.frames_dropped > 0, "{stats:?}");
-                assert!(
-                    push_time < Duration::from_millis(200),
-                    "the producer never waited: {push_time:?}"
-                );
-                assert_eq!(
-                    *tags.last().unwrap(),
-                    pushes - 1,
-                    "the latest frame is kept"
-                );
+                assert!(push_time < Duration::from_millis(200), "the producer never waited: {push_time:?}");
+                assert_eq!(*tags.last().unwrap(), pushes - 1, "the latest frame is kept");
             }
             OverflowPolicy::Block => {
                 assert_eq!(stats.frames_dropped, 0);
@@ -427,9 +321,7 @@ fn callbacks_get_every_result_and_poll_sees_none() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let mut r = FrameResult::default();
-    assert!(!stream
-        .poll(Some(Duration::from_millis(20)), &mut r)
-        .unwrap());
+    assert!(!stream.poll(Some(Duration::from_millis(20)), &mut r).unwrap());
     // Back to polling.
     stream.set_callback(None).unwrap();
     stream.push(&frame(&c, 4)).unwrap();
@@ -440,10 +332,7 @@ fn callbacks_get_every_result_and_poll_sees_none() {
 #[test]
 fn label_maps_at_the_frames_own_resolution() {
     let model = tiny_model();
-    let opts = SessionOptions {
-        label_maps: true,
-        ..options()
-    };
+    let opts = SessionOptions { label_maps: true, ..options() };
     let session = Session::new(model.clone(), opts).unwrap();
     let stream = session.open_stream().unwrap();
     // A 3x larger frame, resized to the model's 32x32 on the way in.
@@ -454,51 +343,27 @@ fn label_maps_at_the_frames_own_resolution() {
         let mut out = vec![0u8; 9 * n * n * 3];
         for y in 0..3 * n {
             for x in 0..3 * n {
-                out[(y * 3 * n + x) * 3..][..3]
-                    .copy_from_slice(&src[((y / 3) * n + x / 3) * 3..][..3]);
+                out[(y * 3 * n + x) * 3..][..3].copy_from_slice(&src[((y / 3) * n + x / 3) * 3..][..3]);
             }
         }
         out
     };
     let mut r = FrameResult::default();
-    stream
-        .process(&Frame::packed(&big, 96, 96, PixelFormat::Rgb8), &mut r)
-        .unwrap();
-    assert_eq!(
-        (r.label_height, r.label_width, r.labels.len()),
-        (96, 96, 96 * 96)
-    );
-    let masks =
-        Tensor::from_slice(&r.masks).view([1, 4, r.mask_height as i64, r.mask_width as i64]);
+    stream.process(&Frame::packed(&big, 96, 96, PixelFormat::Rgb8), &mut r).unwrap();
+    assert_eq!((r.label_height, r.label_width, r.labels.len()), (96, 96, 96 * 96));
+    let masks = Tensor::from_slice(&r.masks).view([1, 4, r.mask_height as i64, r.mask_width as i64]);
     let want: Vec<u8> = Vec::try_from(
-        masks
-            .upsample_bilinear2d([96, 96], false, None, None)
-            .argmax(1, false)
-            .to_kind(Kind::Uint8)
-            .flatten(0, -1),
+        masks.upsample_bilinear2d([96, 96], false, None, None).argmax(1, false).to_kind(Kind::Uint8).flatten(0, -1),
     )
     .unwrap();
     assert_eq!(r.labels, want);
     let sums = masks.sum_dim_intlist([1].as_slice(), false, Kind::Float);
-    assert!(
-        (sums - 1.0).abs().max().double_value(&[]) < 1e-5,
-        "soft masks sum to 1"
-    );
+    assert!((sums - 1.0).abs().max().double_value(&[]) < 1e-5, "soft masks sum to 1");
     // Attention masks come at the token grid instead.
-    let att = Session::new(
-        model.clone(),
-        SessionOptions {
-            mask_source: MaskSource::Attention,
-            ..options()
-        },
-    )
-    .unwrap();
+    let att = Session::new(model.clone(), SessionOptions { mask_source: MaskSource::Attention, ..options() }).unwrap();
     let s = att.open_stream().unwrap();
     s.process(&frame(&c, 0), &mut r).unwrap();
-    assert_eq!(
-        (r.mask_height, r.mask_width),
-        (model.info().attention_height, model.info().attention_width)
-    );
+    assert_eq!((r.mask_height, r.mask_width), (model.info().attention_height, model.info().attention_width));
 }
 
 #[test]
@@ -510,26 +375,11 @@ fn bad_input_and_closed_handles_give_specific_errors() {
     let mut r = FrameResult::default();
     // Short buffer, zero size, narrow stride, NaN.
     let short = Frame::packed(&c.rgb[..100], 32, 32, PixelFormat::Rgb8);
-    assert!(matches!(
-        stream.push(&short),
-        Err(Error::InvalidArgument(_))
-    ));
-    let zero = Frame {
-        width: 0,
-        ..frame(&c, 0)
-    };
-    assert!(matches!(
-        stream.process(&zero, &mut r),
-        Err(Error::InvalidArgument(_))
-    ));
-    let narrow = Frame {
-        stride: 10,
-        ..frame(&c, 0)
-    };
-    assert!(matches!(
-        stream.push(&narrow),
-        Err(Error::InvalidArgument(_))
-    ));
+    assert!(matches!(stream.push(&short), Err(Error::InvalidArgument(_))));
+    let zero = Frame { width: 0, ..frame(&c, 0) };
+    assert!(matches!(stream.process(&zero, &mut r), Err(Error::InvalidArgument(_))));
+    let narrow = Frame { stride: 10, ..frame(&c, 0) };
+    assert!(matches!(stream.push(&narrow), Err(Error::InvalidArgument(_))));
     let nan_plane = vec![0xffu8; 3 * 32 * 32 * 4];
     let nan = Frame::packed(&nan_plane, 32, 32, PixelFormat::F32Chw);
     assert!(matches!(stream.push(&nan), Err(Error::InvalidArgument(_))));
@@ -537,51 +387,29 @@ fn bad_input_and_closed_handles_give_specific_errors() {
     stream.process(&frame(&c, 0), &mut r).unwrap();
     assert_eq!((r.frame_index, r.starts_episode), (0, true));
     // process() refuses while the worker has this stream's frames.
-    let opts = SessionOptions {
-        queue_depth: 8,
-        ..options()
-    };
+    let opts = SessionOptions { queue_depth: 8, ..options() };
     let busy_session = Session::new(model.clone(), opts).unwrap();
     let busy = busy_session.open_stream().unwrap();
-    busy.set_callback(Some(Arc::new(|_r: &FrameResult| {
-        std::thread::sleep(Duration::from_millis(50))
-    })))
-    .unwrap();
+    busy.set_callback(Some(Arc::new(|_r: &FrameResult| std::thread::sleep(Duration::from_millis(50))))).unwrap();
     for t in 0..3 {
         busy.push(&frame(&c, t)).unwrap();
     }
-    assert!(matches!(
-        busy.process(&frame(&c, 3), &mut r),
-        Err(Error::InvalidArgument(_))
-    ));
+    assert!(matches!(busy.process(&frame(&c, 3), &mut r), Err(Error::InvalidArgument(_))));
     // Closed stream, then closed session.
     stream.close();
     assert!(matches!(stream.push(&frame(&c, 1)), Err(Error::Closed(_))));
-    assert!(matches!(
-        stream.poll(Some(Duration::ZERO), &mut r),
-        Err(Error::Closed(_))
-    ));
+    assert!(matches!(stream.poll(Some(Duration::ZERO), &mut r), Err(Error::Closed(_))));
     let other = session.open_stream().unwrap();
     session.close();
-    assert!(matches!(
-        other.process(&frame(&c, 1), &mut r),
-        Err(Error::Closed(_))
-    ));
+    assert!(matches!(other.process(&frame(&c, 1), &mut r), Err(Error::Closed(_))));
     assert!(matches!(session.open_stream(), Err(Error::Closed(_))));
-    assert!(matches!(
-        session.step(&[frame(&c, 0)], &[true], &mut [FrameResult::default()]),
-        Err(Error::Closed(_))
-    ));
+    assert!(matches!(session.step(&[frame(&c, 0)], &[true], &mut [FrameResult::default()]), Err(Error::Closed(_))));
 }
 
 #[test]
 fn many_streams_from_many_threads() {
     let model = tiny_model();
-    let opts = SessionOptions {
-        max_batch: 8,
-        deterministic: false,
-        ..options()
-    };
+    let opts = SessionOptions { max_batch: 8, deterministic: false, ..options() };
     let session = Arc::new(Session::new(model, opts).unwrap());
     let handles: Vec<_> = (0..6)
         .map(|i| {
@@ -601,10 +429,7 @@ fn many_streams_from_many_threads() {
         .collect();
     for h in handles {
         let stats = h.join().unwrap();
-        assert_eq!(
-            (stats.frames_in, stats.frames_out, stats.frames_dropped),
-            (FRAMES as u64, FRAMES as u64, 0)
-        );
+        assert_eq!((stats.frames_in, stats.frames_out, stats.frames_dropped), (FRAMES as u64, FRAMES as u64, 0));
     }
     assert_eq!(session.stats().frames_out, 6 * FRAMES as u64);
 }

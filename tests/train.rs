@@ -2,9 +2,7 @@
 //! bundles, resumes where it stopped, and its evaluation scores masks.
 
 use slotrt::data::SynthConfig;
-use slotrt::model::config::{
-    CnnEncoderConfig, DecoderConfig, EncoderConfig, SpatialBroadcastConfig,
-};
+use slotrt::model::config::{CnnEncoderConfig, DecoderConfig, EncoderConfig, SpatialBroadcastConfig};
 use slotrt::model::{bundle, ModelConfig};
 use slotrt::train::losses::LossWeights;
 use slotrt::train::schedule::LrSchedule;
@@ -15,11 +13,8 @@ fn tiny_config(steps: u64) -> TrainConfig {
     let mut model = ModelConfig::savi_small_64();
     model.preprocess.height = 32;
     model.preprocess.width = 32;
-    model.encoder = EncoderConfig::Cnn(CnnEncoderConfig {
-        channels: vec![16, 16],
-        kernel_sizes: vec![3, 3],
-        strides: vec![2, 1],
-    });
+    model.encoder =
+        EncoderConfig::Cnn(CnnEncoderConfig { channels: vec![16, 16], kernel_sizes: vec![3, 3], strides: vec![2, 1] });
     model.grouping.num_slots = 4;
     model.grouping.slot_dim = 16;
     model.grouping.mlp_hidden = Some(32);
@@ -32,31 +27,17 @@ fn tiny_config(steps: u64) -> TrainConfig {
     });
     TrainConfig {
         model,
-        data: SynthConfig {
-            width: 32,
-            height: 32,
-            frames: 4,
-            ..SynthConfig::default()
-        },
+        data: SynthConfig { width: 32, height: 32, frames: 4, ..SynthConfig::default() },
         batch_size: 4,
         clip_frames: 2,
         steps,
-        lr: LrSchedule {
-            peak: 2e-3,
-            warmup_steps: 5,
-            total_steps: steps,
-            floor_ratio: 0.1,
-        },
+        lr: LrSchedule { peak: 2e-3, warmup_steps: 5, total_steps: steps, floor_ratio: 0.1 },
         grad_clip: 1.0,
         seed: 1,
         checkpoint_every: 10,
         eval_every: 20,
         eval_clips: 2,
-        losses: LossWeights {
-            reconstruction: 1.0,
-            self_distillation: 0.1,
-            self_distillation_ramp_steps: 5,
-        },
+        losses: LossWeights { reconstruction: 1.0, self_distillation: 0.1, self_distillation_ramp_steps: 5 },
     }
 }
 
@@ -64,11 +45,7 @@ fn log_losses(dir: &std::path::Path) -> Vec<f64> {
     std::fs::read_to_string(dir.join("train.log"))
         .unwrap()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
-                .as_f64()
-                .unwrap()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
         .collect()
 }
 
@@ -96,10 +73,7 @@ fn loss_falls_and_resume_continues() {
     assert!(log.contains("val_fg_ari"), "evaluation never logged");
     // The first frame runs 3 iterations: self-distillation has a value.
     let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
-    assert!(
-        first["terms"]["self_distillation"].as_f64().unwrap() > 0.0,
-        "{first}"
-    );
+    assert!(first["terms"]["self_distillation"].as_f64().unwrap() > 0.0, "{first}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -108,21 +82,12 @@ fn feature_decoders_train_against_encoder_tokens() {
     let dir = std::env::temp_dir().join(format!("slotrt-train-features-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut config = tiny_config(6);
-    config.model.decoder = DecoderConfig::MlpPatch(slotrt::model::config::MlpPatchConfig {
-        hidden: 32,
-        layers: 3,
-    });
+    config.model.decoder = DecoderConfig::MlpPatch(slotrt::model::config::MlpPatchConfig { hidden: 32, layers: 3 });
     config.eval_every = 6;
-    Trainer::new(config, &dir, false, Device::Cpu)
-        .unwrap()
-        .run()
-        .unwrap();
+    Trainer::new(config, &dir, false, Device::Cpu).unwrap().run().unwrap();
     let losses = log_losses(&dir);
     assert_eq!(losses.len(), 6);
-    assert!(
-        losses.iter().all(|l| l.is_finite() && *l > 0.0),
-        "{losses:?}"
-    );
+    assert!(losses.iter().all(|l| l.is_finite() && *l > 0.0), "{losses:?}");
     // Evaluation upsamples token-grid masks to the frame: it ran and logged.
     let log = std::fs::read_to_string(dir.join("train.log")).unwrap();
     assert!(log.contains("val_fg_ari"));

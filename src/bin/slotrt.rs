@@ -7,11 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use slotrt::data::{self, BackgroundKind, MotionKind, ShapeKind, Split, SynthConfig};
 
 #[derive(Parser)]
-#[command(
-    name = "slotrt",
-    version,
-    about = "Object-centric slot models: data, models, runtime"
-)]
+#[command(name = "slotrt", version, about = "Object-centric slot models: data, models, runtime")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,9 +69,7 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
         tch::set_num_threads(args.threads);
     }
     if args.clips == 0 || args.batch == 0 || args.frames == 0 {
-        return Err(slotrt::Error::invalid(
-            "--clips, --batch and --frames must be at least 1",
-        ));
+        return Err(slotrt::Error::invalid("--clips, --batch and --frames must be at least 1"));
     }
     let model = slotrt::model::bundle::load(&args.model, tch::Device::Cpu)?;
     let mut data = match &args.data {
@@ -92,11 +86,8 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
     };
     data.frames = args.frames;
     data.validate()?;
-    let modes: &[(&str, bool)] = if args.ablation {
-        &[("carry-over", true), ("no carry-over", false)]
-    } else {
-        &[("carry-over", true)]
-    };
+    let modes: &[(&str, bool)] =
+        if args.ablation { &[("carry-over", true), ("no carry-over", false)] } else { &[("carry-over", true)] };
     let bar = indicatif::ProgressBar::new((args.clips as usize * modes.len()) as u64);
     let mut results = Vec::new();
     for &(name, carry) in modes {
@@ -109,15 +100,12 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
             evaluate::score_predictions(&batch, &pred, &mut means)?;
             if carry {
                 for i in 0..(n.min(args.previews.saturating_sub(first))) {
-                    let labels: Vec<u8> =
-                        Vec::<i64>::try_from(pred.select(1, i as i64).flatten(0, -1))?
-                            .into_iter()
-                            .map(|slot| (slot + 1) as u8)
-                            .collect();
+                    let labels: Vec<u8> = Vec::<i64>::try_from(pred.select(1, i as i64).flatten(0, -1))?
+                        .into_iter()
+                        .map(|slot| (slot + 1) as u8)
+                        .collect();
                     let clip = &batch.clips[i as usize];
-                    let dir = args
-                        .out
-                        .join(format!("{}_{:06}", args.split.as_str(), first + i));
+                    let dir = args.out.join(format!("{}_{:06}", args.split.as_str(), first + i));
                     slotrt::data::preview::write_prediction_preview(clip, &labels, &dir)?;
                 }
             }
@@ -127,14 +115,7 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
         results.push((name, means.mean()));
     }
     bar.finish_and_clear();
-    println!(
-        "{} {} clips of {} frames, {}x{}:",
-        args.split.as_str(),
-        args.clips,
-        args.frames,
-        data.width,
-        data.height
-    );
+    println!("{} {} clips of {} frames, {}x{}:", args.split.as_str(), args.clips, args.frames, data.width, data.height);
     println!("| mode | FG-ARI | mBO | mIoU | ARI | video FG-ARI | video mBO |");
     println!("|---|---|---|---|---|---|---|");
     for (name, s) in results {
@@ -254,23 +235,13 @@ fn synth(args: SynthArgs) -> slotrt::Result<()> {
         args.out.display()
     );
     println!("  look at: {}", first.join("clip.gif").display());
-    println!(
-        "  frames:  {}/frame_*.png, masks: mask_*.png, raw ids: ids_*.png",
-        first.display()
-    );
+    println!("  frames:  {}/frame_*.png, masks: mask_*.png, raw ids: ids_*.png", first.display());
     Ok(())
 }
 
 fn info() {
-    println!(
-        "slotrt {} (C ABI {})",
-        slotrt::VERSION,
-        slotrt::capi::version::SLOTRT_ABI_VERSION
-    );
-    println!(
-        "built with libtorch_cuda: {}",
-        slotrt::device::built_with_cuda()
-    );
+    println!("slotrt {} (C ABI {})", slotrt::VERSION, slotrt::capi::version::SLOTRT_ABI_VERSION);
+    println!("built with libtorch_cuda: {}", slotrt::device::built_with_cuda());
     println!("cuda available: {}", slotrt::device::cuda_available());
     println!("cuda devices: {}", slotrt::device::cuda_device_count());
 }

@@ -20,19 +20,13 @@ pub(crate) type CallResult<T = ()> = Result<T, CallError>;
 
 impl CallError {
     pub fn new(status: SlotrtStatus, message: impl Into<String>) -> Self {
-        CallError {
-            status,
-            message: message.into(),
-        }
+        CallError { status, message: message.into() }
     }
 }
 
 impl From<Error> for CallError {
     fn from(err: Error) -> Self {
-        CallError {
-            status: SlotrtStatus::from(&err),
-            message: without_torch_backtrace(&err.to_string()),
-        }
+        CallError { status: SlotrtStatus::from(&err), message: without_torch_backtrace(&err.to_string()) }
     }
 }
 
@@ -43,10 +37,7 @@ fn without_torch_backtrace(message: &str) -> String {
     match message.find("Exception raised from") {
         Some(end) => {
             let head = &message[..end];
-            head.strip_suffix("\\n")
-                .or_else(|| head.strip_suffix('\n'))
-                .unwrap_or(head)
-                .to_owned()
+            head.strip_suffix("\\n").or_else(|| head.strip_suffix('\n')).unwrap_or(head).to_owned()
         }
         None => message.to_owned(),
     }
@@ -85,15 +76,11 @@ fn set_last_error(status: SlotrtStatus, message: &str) {
 }
 
 pub(crate) fn last_error_message_ptr() -> *const c_char {
-    LAST_ERROR
-        .try_with(|cell| cell.borrow().message.as_ptr() as *const c_char)
-        .unwrap_or(c"thread is exiting".as_ptr())
+    LAST_ERROR.try_with(|cell| cell.borrow().message.as_ptr() as *const c_char).unwrap_or(c"thread is exiting".as_ptr())
 }
 
 pub(crate) fn last_error_status() -> SlotrtStatus {
-    LAST_ERROR
-        .try_with(|cell| cell.borrow().status)
-        .unwrap_or(SlotrtStatus::Internal)
+    LAST_ERROR.try_with(|cell| cell.borrow().status).unwrap_or(SlotrtStatus::Internal)
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -141,10 +128,7 @@ pub(crate) fn guard_value<T>(func: &str, fallback: T, body: impl FnOnce() -> T) 
 }
 
 fn null_argument(name: &str) -> CallError {
-    CallError::new(
-        SlotrtStatus::NullArgument,
-        format!("argument `{name}` is NULL"),
-    )
+    CallError::new(SlotrtStatus::NullArgument, format!("argument `{name}` is NULL"))
 }
 
 /// # Safety
@@ -163,17 +147,9 @@ pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, name: &str) -> CallResult<&'a m
 ///
 /// # Safety
 /// A non-NULL `ptr` must point to `len` readable elements.
-pub(crate) unsafe fn arg_slice<'a, T>(
-    ptr: *const T,
-    len: usize,
-    name: &str,
-) -> CallResult<&'a [T]> {
+pub(crate) unsafe fn arg_slice<'a, T>(ptr: *const T, len: usize, name: &str) -> CallResult<&'a [T]> {
     if ptr.is_null() {
-        return if len == 0 {
-            Ok(&[])
-        } else {
-            Err(null_argument(name))
-        };
+        return if len == 0 { Ok(&[]) } else { Err(null_argument(name)) };
     }
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
@@ -207,28 +183,17 @@ pub(crate) fn check_struct_size(got: u32, expected: usize, name: &str) -> CallRe
         return Ok(());
     }
     let why = if got == 0 {
-        "is 0: initialise the struct with its *_init function or set struct_size = sizeof"
-            .to_owned()
+        "is 0: initialise the struct with its *_init function or set struct_size = sizeof".to_owned()
     } else if (got as usize) < expected {
         format!("is {got}, smaller than this library's {expected}")
     } else {
         format!("is {got}, from a newer header than this library (size {expected})")
     };
-    Err(CallError::new(
-        SlotrtStatus::StructSize,
-        format!("`{name}->struct_size` {why}"),
-    ))
+    Err(CallError::new(SlotrtStatus::StructSize, format!("`{name}->struct_size` {why}")))
 }
 
-pub(crate) fn unknown_enum(
-    name: &str,
-    value: impl std::fmt::Display,
-    type_name: &str,
-) -> CallError {
-    CallError::new(
-        SlotrtStatus::UnknownEnum,
-        format!("`{name}` = {value} is not a {type_name} value"),
-    )
+pub(crate) fn unknown_enum(name: &str, value: impl std::fmt::Display, type_name: &str) -> CallError {
+    CallError::new(SlotrtStatus::UnknownEnum, format!("`{name}` = {value} is not a {type_name} value"))
 }
 
 #[cfg(test)]
@@ -237,9 +202,7 @@ mod tests {
     use std::ffi::CStr;
 
     fn last_message() -> String {
-        unsafe { CStr::from_ptr(last_error_message_ptr()) }
-            .to_string_lossy()
-            .into_owned()
+        unsafe { CStr::from_ptr(last_error_message_ptr()) }.to_string_lossy().into_owned()
     }
 
     #[test]
@@ -265,46 +228,28 @@ mod tests {
             Ok(())
         });
         assert_eq!(status, SlotrtStatus::Panic);
-        assert!(
-            last_message().contains("mat1 and mat2"),
-            "{}",
-            last_message()
-        );
-        assert!(
-            !last_message().contains("Exception raised from"),
-            "{}",
-            last_message()
-        );
+        assert!(last_message().contains("mat1 and mat2"), "{}", last_message());
+        assert!(!last_message().contains("Exception raised from"), "{}", last_message());
         let status = guard("slotrt_test", || {
             let _product = a.f_matmul(&b).map_err(Error::from)?;
             Ok(())
         });
         assert_eq!(status, SlotrtStatus::Backend);
-        assert!(
-            last_message().starts_with("slotrt_test: libtorch:"),
-            "{}",
-            last_message()
-        );
+        assert!(last_message().starts_with("slotrt_test: libtorch:"), "{}", last_message());
     }
 
     #[test]
     fn long_and_odd_messages_are_truncated_safely() {
         let long = "é".repeat(2000) + "\0tail";
-        guard("f", || {
-            Err(CallError::new(SlotrtStatus::Internal, long.clone()))
-        });
+        guard("f", || Err(CallError::new(SlotrtStatus::Internal, long.clone())));
         let msg = last_message();
         assert!(msg.len() < MESSAGE_CAPACITY && msg.starts_with("f: é"));
     }
 
     #[test]
     fn last_error_is_per_thread() {
-        guard("main_thread", || {
-            Err(CallError::new(SlotrtStatus::Timeout, "x"))
-        });
-        std::thread::spawn(|| assert_eq!(last_error_status(), SlotrtStatus::Ok))
-            .join()
-            .unwrap();
+        guard("main_thread", || Err(CallError::new(SlotrtStatus::Timeout, "x")));
+        std::thread::spawn(|| assert_eq!(last_error_status(), SlotrtStatus::Ok)).join().unwrap();
         assert_eq!(last_error_status(), SlotrtStatus::Timeout);
     }
 
@@ -316,13 +261,8 @@ mod tests {
         let mut buf = [0u8; 4];
         let err = unsafe { out_buffer(buf.as_mut_ptr(), 4, 5, "rgb") }.unwrap_err();
         assert_eq!(err.status, SlotrtStatus::BufferTooSmall);
-        assert!(unsafe { arg_slice::<i32>(std::ptr::null(), 0, "x") }
-            .unwrap()
-            .is_empty());
-        assert_eq!(
-            check_struct_size(0, 8, "o").unwrap_err().status,
-            SlotrtStatus::StructSize
-        );
+        assert!(unsafe { arg_slice::<i32>(std::ptr::null(), 0, "x") }.unwrap().is_empty());
+        assert_eq!(check_struct_size(0, 8, "o").unwrap_err().status, SlotrtStatus::StructSize);
         assert!(check_struct_size(8, 8, "o").is_ok());
     }
 }

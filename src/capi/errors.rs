@@ -11,21 +11,13 @@ use super::status::SlotrtStatus;
 /// thread. Thread-local: calls on other threads do not change it. Do not free.
 #[no_mangle]
 pub extern "C" fn slotrt_last_error_message() -> *const c_char {
-    guard_value(
-        "slotrt_last_error_message",
-        c"".as_ptr(),
-        last_error_message_ptr,
-    )
+    guard_value("slotrt_last_error_message", c"".as_ptr(), last_error_message_ptr)
 }
 
 /// Status of the last status-returning slotrt call on the calling thread.
 #[no_mangle]
 pub extern "C" fn slotrt_last_error_status() -> SlotrtStatus {
-    guard_value(
-        "slotrt_last_error_status",
-        SlotrtStatus::Internal,
-        last_error_status,
-    )
+    guard_value("slotrt_last_error_status", SlotrtStatus::Internal, last_error_status)
 }
 
 /// Name of a status value, e.g. "SLOTRT_STATUS_TIMEOUT", or
@@ -33,14 +25,10 @@ pub extern "C" fn slotrt_last_error_status() -> SlotrtStatus {
 /// Static storage; never NULL; do not free.
 #[no_mangle]
 pub extern "C" fn slotrt_status_name(status: i32) -> *const c_char {
-    guard_value(
-        "slotrt_status_name",
-        c"SLOTRT_STATUS_UNKNOWN".as_ptr(),
-        || match SlotrtStatus::from_raw(status) {
-            Some(s) => s.c_name().as_ptr(),
-            None => c"SLOTRT_STATUS_UNKNOWN".as_ptr(),
-        },
-    )
+    guard_value("slotrt_status_name", c"SLOTRT_STATUS_UNKNOWN".as_ptr(), || match SlotrtStatus::from_raw(status) {
+        Some(s) => s.c_name().as_ptr(),
+        None => c"SLOTRT_STATUS_UNKNOWN".as_ptr(),
+    })
 }
 
 #[cfg(test)]

@@ -29,10 +29,7 @@ pub struct SlotrtClipScores {
 
 fn points(n: usize, name: &str) -> CallResult<usize> {
     if n > i32::MAX as usize {
-        return Err(CallError::new(
-            SlotrtStatus::InvalidArgument,
-            format!("`{name}` = {n} is too large"),
-        ));
+        return Err(CallError::new(SlotrtStatus::InvalidArgument, format!("`{name}` = {n} is too large")));
     }
     Ok(n)
 }
@@ -68,15 +65,7 @@ pub unsafe extern "C" fn slotrt_ari(
     n: usize,
     out_ari: *mut f64,
 ) -> SlotrtStatus {
-    guard("slotrt_ari", || unsafe {
-        ari_into(
-            true_labels,
-            pred_labels,
-            n,
-            out_ari,
-            metrics::adjusted_rand_index,
-        )
-    })
+    guard("slotrt_ari", || unsafe { ari_into(true_labels, pred_labels, n, out_ari, metrics::adjusted_rand_index) })
 }
 
 /// Foreground ARI: as `slotrt_ari` over the points whose true label is not 0.
@@ -91,13 +80,7 @@ pub unsafe extern "C" fn slotrt_fg_ari(
     out_ari: *mut f64,
 ) -> SlotrtStatus {
     guard("slotrt_fg_ari", || unsafe {
-        ari_into(
-            true_labels,
-            pred_labels,
-            n,
-            out_ari,
-            metrics::fg_adjusted_rand_index,
-        )
+        ari_into(true_labels, pred_labels, n, out_ari, metrics::fg_adjusted_rand_index)
     })
 }
 

@@ -2,8 +2,7 @@
 //! tests, demos and evaluation inside an engine.
 
 use super::boundary::{
-    arg_mut, arg_ref, check_struct_size, guard, guard_value, out_buffer, unknown_enum, CallError,
-    CallResult,
+    arg_mut, arg_ref, check_struct_size, guard, guard_value, out_buffer, unknown_enum, CallError, CallResult,
 };
 use super::status::SlotrtStatus;
 use crate::data::{self, BackgroundKind, MotionKind, ShapeKind, Split, SynthConfig};
@@ -101,57 +100,27 @@ pub struct SlotrtSynthClipInfo {
     pub seed: u64,
 }
 
-fn bits_to_kinds<T: Copy>(
-    bits: u32,
-    all: &[T],
-    field: &str,
-    type_name: &str,
-) -> CallResult<Vec<T>> {
+fn bits_to_kinds<T: Copy>(bits: u32, all: &[T], field: &str, type_name: &str) -> CallResult<Vec<T>> {
     let known = (1u32 << all.len()) - 1;
     if bits & !known != 0 {
-        return Err(unknown_enum(
-            field,
-            format!("{bits:#x}"),
-            &format!("bit set of {type_name}"),
-        ));
+        return Err(unknown_enum(field, format!("{bits:#x}"), &format!("bit set of {type_name}")));
     }
-    Ok(all
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| bits & (1 << i) != 0)
-        .map(|(_, k)| *k)
-        .collect())
+    Ok(all.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, k)| *k).collect())
 }
 
 fn kinds_to_bits<T: PartialEq>(kinds: &[T], all: &[T]) -> u32 {
-    all.iter()
-        .enumerate()
-        .filter(|(_, k)| kinds.contains(k))
-        .map(|(i, _)| 1u32 << i)
-        .sum()
+    all.iter().enumerate().filter(|(_, k)| kinds.contains(k)).map(|(i, _)| 1u32 << i).sum()
 }
 
 // Index i of each list is the C enum value i above.
-const SHAPES: [ShapeKind; 6] = [
-    ShapeKind::Disc,
-    ShapeKind::Square,
-    ShapeKind::Triangle,
-    ShapeKind::Ellipse,
-    ShapeKind::Star,
-    ShapeKind::Cross,
-];
-const BACKGROUNDS: [BackgroundKind; 3] = [
-    BackgroundKind::Plain,
-    BackgroundKind::Gradient,
-    BackgroundKind::Textured,
-];
+const SHAPES: [ShapeKind; 6] =
+    [ShapeKind::Disc, ShapeKind::Square, ShapeKind::Triangle, ShapeKind::Ellipse, ShapeKind::Star, ShapeKind::Cross];
+const BACKGROUNDS: [BackgroundKind; 3] = [BackgroundKind::Plain, BackgroundKind::Gradient, BackgroundKind::Textured];
 const MOTIONS: [MotionKind; 3] = [MotionKind::Static, MotionKind::Bounce, MotionKind::Crossing];
 const SPLITS: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
 
 fn to_config(o: &SlotrtSynthOptions) -> CallResult<(SynthConfig, Split)> {
-    let split = *SPLITS
-        .get(o.split as usize)
-        .ok_or_else(|| unknown_enum("options->split", o.split, "slotrt_split"))?;
+    let split = *SPLITS.get(o.split as usize).ok_or_else(|| unknown_enum("options->split", o.split, "slotrt_split"))?;
     let config = SynthConfig {
         width: o.width,
         height: o.height,
@@ -159,12 +128,7 @@ fn to_config(o: &SlotrtSynthOptions) -> CallResult<(SynthConfig, Split)> {
         min_objects: o.min_objects,
         max_objects: o.max_objects,
         shapes: bits_to_kinds(o.shapes, &SHAPES, "options->shapes", "slotrt_shape")?,
-        backgrounds: bits_to_kinds(
-            o.backgrounds,
-            &BACKGROUNDS,
-            "options->backgrounds",
-            "slotrt_background",
-        )?,
+        backgrounds: bits_to_kinds(o.backgrounds, &BACKGROUNDS, "options->backgrounds", "slotrt_background")?,
         motions: bits_to_kinds(o.motions, &MOTIONS, "options->motions", "slotrt_motion")?,
         ..SynthConfig::default()
     };
@@ -178,9 +142,7 @@ fn to_config(o: &SlotrtSynthOptions) -> CallResult<(SynthConfig, Split)> {
 /// # Safety
 /// `options` points to a writable slotrt_synth_options.
 #[no_mangle]
-pub unsafe extern "C" fn slotrt_synth_options_init(
-    options: *mut SlotrtSynthOptions,
-) -> SlotrtStatus {
+pub unsafe extern "C" fn slotrt_synth_options_init(options: *mut SlotrtSynthOptions) -> SlotrtStatus {
     guard("slotrt_synth_options_init", || {
         let out = unsafe { arg_mut(options, "options") }?;
         let d = SynthConfig::default();
@@ -215,11 +177,7 @@ pub unsafe extern "C" fn slotrt_synth_clip_generate(
     guard("slotrt_synth_clip_generate", || {
         let options = unsafe { arg_ref(options, "options") }?;
         let out_clip = unsafe { arg_mut(out_clip, "out_clip") }?;
-        check_struct_size(
-            options.struct_size,
-            size_of::<SlotrtSynthOptions>(),
-            "options",
-        )?;
+        check_struct_size(options.struct_size, size_of::<SlotrtSynthOptions>(), "options")?;
         let (config, split) = to_config(options)?;
         let clip = data::generate_clip(&config, split, options.clip_index)?;
         *out_clip = Box::into_raw(Box::new(SlotrtSynthClip { clip }));
@@ -274,24 +232,15 @@ pub unsafe extern "C" fn slotrt_synth_clip_frame(
         if t >= clip.frames {
             return Err(CallError::new(
                 SlotrtStatus::InvalidArgument,
-                format!(
-                    "frame `t` = {t} is out of range: the clip has {} frames",
-                    clip.frames
-                ),
+                format!("frame `t` = {t} is out of range: the clip has {} frames", clip.frames),
             ));
         }
         let (src_rgb, src_ids) = (clip.frame_rgb(t as usize), clip.frame_ids(t as usize));
         // Check both buffers before writing either: nothing is written on error.
-        let rgb_out = if rgb.is_null() {
-            None
-        } else {
-            Some(unsafe { out_buffer(rgb, rgb_size, src_rgb.len(), "rgb") }?)
-        };
-        let ids_out = if ids.is_null() {
-            None
-        } else {
-            Some(unsafe { out_buffer(ids, ids_size, src_ids.len(), "ids") }?)
-        };
+        let rgb_out =
+            if rgb.is_null() { None } else { Some(unsafe { out_buffer(rgb, rgb_size, src_rgb.len(), "rgb") }?) };
+        let ids_out =
+            if ids.is_null() { None } else { Some(unsafe { out_buffer(ids, ids_size, src_ids.len(), "ids") }?) };
         if let Some(dst) = rgb_out {
             dst.copy_from_slice(src_rgb);
         }

@@ -22,20 +22,14 @@ static VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 /// The library version as "MAJOR.MINOR.PATCH". Static storage; never free it.
 #[no_mangle]
 pub extern "C" fn slotrt_version() -> *const c_char {
-    guard_value(
-        "slotrt_version",
-        VERSION_C.as_ptr() as *const c_char,
-        || VERSION_C.as_ptr() as *const c_char,
-    )
+    guard_value("slotrt_version", VERSION_C.as_ptr() as *const c_char, || VERSION_C.as_ptr() as *const c_char)
 }
 
 /// The ABI number the library was built with (`SLOTRT_ABI_VERSION` of its
 /// own header).
 #[no_mangle]
 pub extern "C" fn slotrt_abi_version() -> u32 {
-    guard_value("slotrt_abi_version", SLOTRT_ABI_VERSION, || {
-        SLOTRT_ABI_VERSION
-    })
+    guard_value("slotrt_abi_version", SLOTRT_ABI_VERSION, || SLOTRT_ABI_VERSION)
 }
 
 /// Checks that the header a program was compiled with matches the loaded
@@ -65,20 +59,9 @@ mod tests {
 
     #[test]
     fn header_version_macros_match_cargo() {
-        let cargo = [
-            env!("CARGO_PKG_VERSION_MAJOR"),
-            env!("CARGO_PKG_VERSION_MINOR"),
-            env!("CARGO_PKG_VERSION_PATCH"),
-        ]
-        .map(|p| p.parse::<u32>().unwrap());
-        assert_eq!(
-            cargo,
-            [
-                SLOTRT_VERSION_MAJOR,
-                SLOTRT_VERSION_MINOR,
-                SLOTRT_VERSION_PATCH
-            ]
-        );
+        let cargo = [env!("CARGO_PKG_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MINOR"), env!("CARGO_PKG_VERSION_PATCH")]
+            .map(|p| p.parse::<u32>().unwrap());
+        assert_eq!(cargo, [SLOTRT_VERSION_MAJOR, SLOTRT_VERSION_MINOR, SLOTRT_VERSION_PATCH]);
         let s = unsafe { std::ffi::CStr::from_ptr(slotrt_version()) };
         assert_eq!(s.to_str().unwrap(), crate::VERSION);
     }
@@ -86,9 +69,6 @@ mod tests {
     #[test]
     fn abi_check() {
         assert_eq!(slotrt_check_abi(SLOTRT_ABI_VERSION), SlotrtStatus::Ok);
-        assert_eq!(
-            slotrt_check_abi(SLOTRT_ABI_VERSION + 1),
-            SlotrtStatus::AbiMismatch
-        );
+        assert_eq!(slotrt_check_abi(SLOTRT_ABI_VERSION + 1), SlotrtStatus::AbiMismatch);
     }
 }

@@ -24,12 +24,7 @@ fn dark_colour<R: Rng + ?Sized>(rng: &mut R) -> [f32; 3] {
 }
 
 /// A `height * width * 3` RGB background of the given kind.
-pub(crate) fn generate<R: Rng + ?Sized>(
-    kind: BackgroundKind,
-    width: u32,
-    height: u32,
-    rng: &mut R,
-) -> Vec<u8> {
+pub(crate) fn generate<R: Rng + ?Sized>(kind: BackgroundKind, width: u32, height: u32, rng: &mut R) -> Vec<u8> {
     let (w, h) = (width as usize, height as usize);
     let a = dark_colour(rng);
     let b = dark_colour(rng);
@@ -130,20 +125,10 @@ mod tests {
 
     #[test]
     fn plain_is_uniform_and_textured_varies() {
-        let bg = generate(
-            BackgroundKind::Plain,
-            16,
-            16,
-            &mut ChaCha8Rng::seed_from_u64(1),
-        );
+        let bg = generate(BackgroundKind::Plain, 16, 16, &mut ChaCha8Rng::seed_from_u64(1));
         assert!(bg.chunks(3).all(|p| p == &bg[..3]));
         let varied = (0..20).filter(|&s| {
-            let bg = generate(
-                BackgroundKind::Textured,
-                32,
-                32,
-                &mut ChaCha8Rng::seed_from_u64(s),
-            );
+            let bg = generate(BackgroundKind::Textured, 32, 32, &mut ChaCha8Rng::seed_from_u64(s));
             bg.chunks(3).any(|p| p != &bg[..3])
         });
         assert!(varied.count() >= 18);

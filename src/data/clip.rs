@@ -140,10 +140,7 @@ mod tests {
 
     #[test]
     fn counts_are_uniform_in_range_and_ids_valid() {
-        let c = SynthConfig {
-            frames: 2,
-            ..SynthConfig::default()
-        };
+        let c = SynthConfig { frames: 2, ..SynthConfig::default() };
         let mut seen = [0u32; 6];
         for i in 0..120 {
             let clip = generate_clip(&c, Split::Train, i).unwrap();
@@ -173,11 +170,7 @@ mod tests {
 
     #[test]
     fn non_square_frames() {
-        let c = SynthConfig {
-            width: 80,
-            height: 48,
-            ..SynthConfig::default()
-        };
+        let c = SynthConfig { width: 80, height: 48, ..SynthConfig::default() };
         let clip = generate_clip(&c, Split::Test, 2).unwrap();
         assert_eq!((clip.width, clip.height), (80, 48));
         assert_eq!(clip.frame_rgb(15).len(), 80 * 48 * 3);
@@ -202,18 +195,10 @@ mod tests {
 
     #[test]
     fn oversized_clips_and_bad_configs_are_rejected() {
-        let c = SynthConfig {
-            width: 4096,
-            height: 4096,
-            frames: 100,
-            ..SynthConfig::default()
-        };
+        let c = SynthConfig { width: 4096, height: 4096, frames: 100, ..SynthConfig::default() };
         let msg = generate_clip(&c, Split::Train, 0).unwrap_err().to_string();
         assert!(msg.contains("frames") && msg.contains("limit"), "{msg}");
-        let bad = SynthConfig {
-            width: 0,
-            ..SynthConfig::default()
-        };
+        let bad = SynthConfig { width: 0, ..SynthConfig::default() };
         assert!(generate_clip(&bad, Split::Train, 0).is_err());
     }
 }

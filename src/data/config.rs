@@ -57,12 +57,7 @@ impl Default for SynthConfig {
             frames: 16,
             min_objects: 2,
             max_objects: 5,
-            shapes: vec![
-                ShapeKind::Disc,
-                ShapeKind::Square,
-                ShapeKind::Triangle,
-                ShapeKind::Ellipse,
-            ],
+            shapes: vec![ShapeKind::Disc, ShapeKind::Square, ShapeKind::Triangle, ShapeKind::Ellipse],
             backgrounds: BackgroundKind::ALL.to_vec(),
             motions: MotionKind::ALL.to_vec(),
             min_radius: 0.09,
@@ -98,10 +93,7 @@ impl SynthConfig {
         check_side("width", self.width)?;
         check_side("height", self.height)?;
         if self.frames == 0 || self.frames > MAX_FRAMES {
-            return Err(Error::invalid(format!(
-                "frames must be in 1..={MAX_FRAMES}, got {}",
-                self.frames
-            )));
+            return Err(Error::invalid(format!("frames must be in 1..={MAX_FRAMES}, got {}", self.frames)));
         }
         if self.max_objects == 0 {
             return Err(Error::invalid("max_objects must be at least 1"));
@@ -149,19 +141,14 @@ impl SynthConfig {
 
 fn check_side(field: &str, value: u32) -> Result<()> {
     if !(MIN_SIDE..=MAX_SIDE).contains(&value) {
-        return Err(Error::invalid(format!(
-            "{field} must be between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}"
-        )));
+        return Err(Error::invalid(format!("{field} must be between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}")));
     }
     Ok(())
 }
 
 fn check_nonempty<T: std::fmt::Display>(field: &str, list: &[T], all: &[T]) -> Result<()> {
     if list.is_empty() {
-        return Err(Error::invalid(format!(
-            "{field} must list at least one kind (valid: {})",
-            valid_names(all)
-        )));
+        return Err(Error::invalid(format!("{field} must list at least one kind (valid: {})", valid_names(all))));
     }
     Ok(())
 }
@@ -169,9 +156,7 @@ fn check_nonempty<T: std::fmt::Display>(field: &str, list: &[T], all: &[T]) -> R
 fn check_radius(field: &str, value: f32) -> Result<()> {
     // Written so that NaN fails too.
     if !(value > 0.0 && value <= 0.5) {
-        return Err(Error::invalid(format!(
-            "{field} must be a fraction of the frame side in (0, 0.5], got {value}"
-        )));
+        return Err(Error::invalid(format!("{field} must be a fraction of the frame side in (0, 0.5], got {value}")));
     }
     Ok(())
 }
@@ -186,10 +171,7 @@ mod tests {
         let err = c.validate().expect_err(field);
         assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
         let msg = err.to_string();
-        assert!(
-            msg.contains(field),
-            "message for {field} does not name it: {msg}"
-        );
+        assert!(msg.contains(field), "message for {field} does not name it: {msg}");
     }
 
     #[test]
@@ -233,10 +215,7 @@ mod tests {
 
     #[test]
     fn zero_min_objects_is_allowed() {
-        let c = SynthConfig {
-            min_objects: 0,
-            ..SynthConfig::default()
-        };
+        let c = SynthConfig { min_objects: 0, ..SynthConfig::default() };
         c.validate().unwrap();
     }
 
@@ -244,27 +223,16 @@ mod tests {
     fn objects_that_fit() {
         // r = 0.09 * 64 = 5.76 px: 0.6 * 4096 / (pi * 5.76^2) = 23.6.
         assert_eq!(SynthConfig::default().max_objects_that_fit(), 23);
-        let tiny = SynthConfig {
-            width: 4096,
-            height: 4096,
-            min_radius: 0.001,
-            ..Default::default()
-        };
+        let tiny = SynthConfig { width: 4096, height: 4096, min_radius: 0.001, ..Default::default() };
         assert_eq!(tiny.max_objects_that_fit(), MAX_OBJECT_ID);
-        let c = SynthConfig {
-            max_objects: 24,
-            ..Default::default()
-        };
+        let c = SynthConfig { max_objects: 24, ..Default::default() };
         let msg = c.validate().unwrap_err().to_string();
         assert!(msg.contains("at most 23") && msg.contains("64x64"), "{msg}");
     }
 
     #[test]
     fn serde_round_trip() {
-        let c = SynthConfig {
-            shapes: vec![ShapeKind::Star],
-            ..Default::default()
-        };
+        let c = SynthConfig { shapes: vec![ShapeKind::Star], ..Default::default() };
         let json = serde_json::to_string(&c).unwrap();
         assert!(json.contains("\"star\""), "{json}");
         assert_eq!(serde_json::from_str::<SynthConfig>(&json).unwrap(), c);

@@ -84,9 +84,7 @@ pub(crate) fn sheet_frames(frames: usize) -> Vec<usize> {
     if frames <= SHEET_MAX_FRAMES {
         (0..frames).collect()
     } else {
-        (0..SHEET_MAX_FRAMES)
-            .map(|i| i * (frames - 1) / (SHEET_MAX_FRAMES - 1))
-            .collect()
+        (0..SHEET_MAX_FRAMES).map(|i| i * (frames - 1) / (SHEET_MAX_FRAMES - 1)).collect()
     }
 }
 
@@ -97,10 +95,8 @@ pub(crate) fn image_grid(w: u32, h: u32, rows: &[Vec<Vec<u8>>]) -> RgbImage {
     let gap = 2;
     let (cw, ch) = (w * scale, h * scale);
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
-    let mut sheet = RgbImage::new(
-        (cols * (cw + gap)).saturating_sub(gap),
-        (rows.len() as u32 * (ch + gap)).saturating_sub(gap),
-    );
+    let mut sheet =
+        RgbImage::new((cols * (cw + gap)).saturating_sub(gap), (rows.len() as u32 * (ch + gap)).saturating_sub(gap));
     for (r, row) in rows.iter().enumerate() {
         for (c, img) in row.iter().enumerate() {
             let (x0, y0) = (c as u32 * (cw + gap), r as u32 * (ch + gap));
@@ -124,10 +120,7 @@ pub(crate) fn palette_image(ids: &[u8]) -> Vec<u8> {
 fn contact_sheet(clip: &Clip) -> RgbImage {
     let shown = sheet_frames(clip.frames as usize);
     let frames = shown.iter().map(|&t| clip.frame_rgb(t).to_vec()).collect();
-    let masks = shown
-        .iter()
-        .map(|&t| palette_image(clip.frame_ids(t)))
-        .collect();
+    let masks = shown.iter().map(|&t| palette_image(clip.frame_ids(t))).collect();
     image_grid(clip.width, clip.height, &[frames, masks])
 }
 
@@ -148,16 +141,10 @@ pub(crate) fn side_by_side(w: u32, h: u32, panels: &[&[u8]]) -> RgbaImage {
 pub(crate) fn write_gif(frames: Vec<RgbaImage>, path: &Path) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut encoder = GifEncoder::new_with_speed(BufWriter::new(file), GIF_QUANT_SPEED);
-    encoder
-        .set_repeat(Repeat::Infinite)
-        .map_err(|e| image_error(path, e))?;
+    encoder.set_repeat(Repeat::Infinite).map_err(|e| image_error(path, e))?;
     let delay = Delay::from_numer_denom_ms(GIF_FRAME_MS, 1);
     encoder
-        .encode_frames(
-            frames
-                .into_iter()
-                .map(|img| Frame::from_parts(img, 0, 0, delay)),
-        )
+        .encode_frames(frames.into_iter().map(|img| Frame::from_parts(img, 0, 0, delay)))
         .map_err(|e| image_error(path, e))
 }
 
@@ -166,10 +153,8 @@ where
     P: image::Pixel<Subpixel = u8> + image::PixelWithColorType,
 {
     // `from_raw` only fails on a length mismatch, i.e. a malformed Clip.
-    let img = img
-        .ok_or_else(|| Error::invalid("clip buffers do not match its width, height and frames"))?;
-    img.save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| image_error(path, e))
+    let img = img.ok_or_else(|| Error::invalid("clip buffers do not match its width, height and frames"))?;
+    img.save_with_format(path, image::ImageFormat::Png).map_err(|e| image_error(path, e))
 }
 
 fn image_error(path: &Path, e: ImageError) -> Error {
@@ -200,21 +185,13 @@ mod tests {
         assert_eq!(colours.len(), 254);
         assert!(!colours.contains(&[0, 0, 0]));
         for id in 1..=254u8 {
-            assert!(
-                id_palette(id).iter().max().unwrap() >= &200,
-                "id {id} is dark"
-            );
+            assert!(id_palette(id).iter().max().unwrap() >= &200, "id {id} is dark");
         }
     }
 
     #[test]
     fn pngs_and_gif_round_trip() {
-        let config = SynthConfig {
-            width: 40,
-            height: 24,
-            frames: 5,
-            ..SynthConfig::default()
-        };
+        let config = SynthConfig { width: 40, height: 24, frames: 5, ..SynthConfig::default() };
         let clip = generate_clip(&config, Split::Test, 11).unwrap();
         let dir = temp_dir("roundtrip").join("nested");
         let paths = write_clip_pngs(&clip, &dir).unwrap();
@@ -222,21 +199,14 @@ mod tests {
         // Sheet: 5 enlarged frames (scale 4 for a 24-pixel side) over their masks.
         let sheet = image::open(dir.join("sheet.png")).unwrap().to_rgb8();
         assert_eq!(sheet.dimensions(), (5 * 160 + 4 * 2, 2 * 96 + 2));
-        assert_eq!(
-            sheet.get_pixel(0, 96 + 2).0,
-            id_palette(clip.frame_ids(0)[0])
-        );
+        assert_eq!(sheet.get_pixel(0, 96 + 2).0, id_palette(clip.frame_ids(0)[0]));
         for t in 0..clip.frames as usize {
             let ids = image::open(dir.join(format!("ids_{t:03}.png"))).unwrap();
             assert_eq!(ids.color(), image::ColorType::L8);
             assert_eq!(ids.to_luma8().as_raw(), clip.frame_ids(t));
-            let rgb = image::open(dir.join(format!("frame_{t:03}.png")))
-                .unwrap()
-                .to_rgb8();
+            let rgb = image::open(dir.join(format!("frame_{t:03}.png"))).unwrap().to_rgb8();
             assert_eq!(rgb.as_raw(), clip.frame_rgb(t));
-            let mask = image::open(dir.join(format!("mask_{t:03}.png")))
-                .unwrap()
-                .to_rgb8();
+            let mask = image::open(dir.join(format!("mask_{t:03}.png"))).unwrap().to_rgb8();
             for (p, &id) in clip.frame_ids(t).iter().enumerate() {
                 assert_eq!(mask.as_raw()[p * 3..p * 3 + 3], id_palette(id));
             }
@@ -252,14 +222,8 @@ mod tests {
 
     #[test]
     fn long_clips_get_wider_frame_numbers() {
-        let config = SynthConfig {
-            width: 8,
-            height: 8,
-            frames: 1001,
-            min_objects: 0,
-            max_objects: 1,
-            ..SynthConfig::default()
-        };
+        let config =
+            SynthConfig { width: 8, height: 8, frames: 1001, min_objects: 0, max_objects: 1, ..SynthConfig::default() };
         let clip = generate_clip(&config, Split::Train, 0).unwrap();
         let dir = temp_dir("long");
         let paths = write_clip_pngs(&clip, &dir).unwrap();
@@ -270,15 +234,7 @@ mod tests {
 
     #[test]
     fn unwritable_dir_is_an_io_error() {
-        let clip = generate_clip(
-            &SynthConfig {
-                frames: 1,
-                ..Default::default()
-            },
-            Split::Train,
-            0,
-        )
-        .unwrap();
+        let clip = generate_clip(&SynthConfig { frames: 1, ..Default::default() }, Split::Train, 0).unwrap();
         let file = temp_dir("notadir");
         std::fs::write(&file, b"x").unwrap();
         let err = write_clip_pngs(&clip, &file.join("sub")).unwrap_err();

@@ -111,11 +111,7 @@ named_enum!(
 
 /// Comma-separated names of `kinds`, for error messages.
 pub fn valid_names<T: fmt::Display>(kinds: &[T]) -> String {
-    kinds
-        .iter()
-        .map(|k| k.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    kinds.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Parses a comma-separated list such as `"disc,square"` (CLI convenience).
@@ -140,24 +136,15 @@ mod tests {
     fn names_round_trip_and_match_serde() {
         for &k in ShapeKind::ALL {
             assert_eq!(k.as_str().parse::<ShapeKind>().unwrap(), k);
-            assert_eq!(
-                serde_json::to_string(&k).unwrap(),
-                format!("\"{}\"", k.as_str())
-            );
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
         }
         for &k in BackgroundKind::ALL {
             assert_eq!(k.as_str().parse::<BackgroundKind>().unwrap(), k);
-            assert_eq!(
-                serde_json::to_string(&k).unwrap(),
-                format!("\"{}\"", k.as_str())
-            );
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
         }
         for &k in MotionKind::ALL {
             assert_eq!(k.as_str().parse::<MotionKind>().unwrap(), k);
-            assert_eq!(
-                serde_json::to_string(&k).unwrap(),
-                format!("\"{}\"", k.as_str())
-            );
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
         }
         assert_eq!(ShapeKind::ALL.len(), 6);
         assert_eq!(" Disc ".parse::<ShapeKind>().unwrap(), ShapeKind::Disc);
@@ -167,10 +154,7 @@ mod tests {
     fn unknown_name_lists_valid_ones() {
         let msg = "hexagon".parse::<ShapeKind>().unwrap_err().to_string();
         assert!(msg.contains("hexagon") && msg.contains("shape"), "{msg}");
-        assert!(
-            msg.contains("disc, square, triangle, ellipse, star, cross"),
-            "{msg}"
-        );
+        assert!(msg.contains("disc, square, triangle, ellipse, star, cross"), "{msg}");
         let msg = "wobble".parse::<MotionKind>().unwrap_err().to_string();
         assert!(msg.contains("static, bounce, crossing"), "{msg}");
     }

@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::clip::Clip;
-use super::export::{
-    id_palette, image_grid, palette_image, save, sheet_frames, side_by_side, write_gif,
-};
+use super::export::{id_palette, image_grid, palette_image, save, sheet_frames, side_by_side, write_gif};
 use crate::error::{Error, Result};
 
 /// Blends a frame with the palette colour of each pixel's label and marks
@@ -34,11 +32,7 @@ pub fn overlay(rgb: &[u8], labels: &[u8], width: usize) -> Vec<u8> {
 pub fn write_prediction_preview(clip: &Clip, pred: &[u8], dir: &Path) -> Result<Vec<PathBuf>> {
     let n = clip.frame_pixels();
     if pred.len() != n * clip.frames as usize {
-        return Err(Error::invalid(format!(
-            "pred has {} labels, the clip {}",
-            pred.len(),
-            n * clip.frames as usize
-        )));
+        return Err(Error::invalid(format!("pred has {} labels, the clip {}", pred.len(), n * clip.frames as usize)));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let (w, h) = (clip.width, clip.height);
@@ -46,18 +40,9 @@ pub fn write_prediction_preview(clip: &Clip, pred: &[u8], dir: &Path) -> Result<
     let shown = sheet_frames(clip.frames as usize);
     let rows: Vec<Vec<Vec<u8>>> = vec![
         shown.iter().map(|&t| clip.frame_rgb(t).to_vec()).collect(),
-        shown
-            .iter()
-            .map(|&t| palette_image(clip.frame_ids(t)))
-            .collect(),
-        shown
-            .iter()
-            .map(|&t| palette_image(frame_pred(t)))
-            .collect(),
-        shown
-            .iter()
-            .map(|&t| overlay(clip.frame_rgb(t), frame_pred(t), w as usize))
-            .collect(),
+        shown.iter().map(|&t| palette_image(clip.frame_ids(t))).collect(),
+        shown.iter().map(|&t| palette_image(frame_pred(t))).collect(),
+        shown.iter().map(|&t| overlay(clip.frame_rgb(t), frame_pred(t), w as usize)).collect(),
     ];
     let sheet_path = dir.join("prediction_sheet.png");
     save::<image::Rgb<u8>>(Some(image_grid(w, h, &rows)), &sheet_path)?;
@@ -90,12 +75,7 @@ mod tests {
 
     #[test]
     fn preview_files_are_written() {
-        let config = SynthConfig {
-            width: 24,
-            height: 16,
-            frames: 3,
-            ..SynthConfig::default()
-        };
+        let config = SynthConfig { width: 24, height: 16, frames: 3, ..SynthConfig::default() };
         let clip = generate_clip(&config, Split::Test, 2).unwrap();
         let dir = std::env::temp_dir().join(format!("slotrt-preview-{}", std::process::id()));
         let paths = write_prediction_preview(&clip, &clip.ids, &dir).unwrap();

@@ -48,8 +48,7 @@ impl SceneObject {
         // Rotate the offset by -angle into the object's own frame.
         let lx = dx * cos + dy * sin;
         let ly = -dx * sin + dy * cos;
-        self.shape
-            .contains_unit(lx / self.radius, ly / (self.radius * self.aspect))
+        self.shape.contains_unit(lx / self.radius, ly / (self.radius * self.aspect))
     }
 
     /// Moves the object by one frame of its motion model in a
@@ -175,9 +174,7 @@ impl Scene {
 
 fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
     if got != want {
-        return Err(Error::invalid(format!(
-            "{what} has {got} bytes, expected {want}"
-        )));
+        return Err(Error::invalid(format!("{what} has {got} bytes, expected {want}")));
     }
     Ok(())
 }
@@ -202,12 +199,7 @@ mod tests {
 
     fn blank(width: u32, height: u32, objects: Vec<SceneObject>) -> Scene {
         let background = vec![10; (width * height * 3) as usize];
-        Scene {
-            width,
-            height,
-            background,
-            objects,
-        }
+        Scene { width, height, background, objects }
     }
 
     #[test]
@@ -216,12 +208,7 @@ mod tests {
         let b = disc(2, [20.0, 16.0], 8.0, [0, 200, 0]);
         let scene = blank(32, 32, vec![a, b]);
         let (rgb, ids) = scene.render().unwrap();
-        let at = |x: usize, y: usize| {
-            (
-                ids[y * 32 + x],
-                &rgb[(y * 32 + x) * 3..(y * 32 + x) * 3 + 3],
-            )
-        };
+        let at = |x: usize, y: usize| (ids[y * 32 + x], &rgb[(y * 32 + x) * 3..(y * 32 + x) * 3 + 3]);
         assert_eq!(at(16, 16), (2, &[0u8, 200, 0][..])); // overlap
         assert_eq!(at(6, 16), (1, &[200u8, 0, 0][..])); // only a
         assert_eq!(at(26, 16), (2, &[0u8, 200, 0][..])); // only b
@@ -309,10 +296,7 @@ mod tests {
         assert!(scene.render_into(&mut rgb[1..], &mut ids).is_err());
         assert!(scene.render_into(&mut rgb, &mut ids[1..]).is_err());
         scene.objects[0].id = 0;
-        let msg = scene
-            .render_into(&mut rgb, &mut ids)
-            .unwrap_err()
-            .to_string();
+        let msg = scene.render_into(&mut rgb, &mut ids).unwrap_err().to_string();
         assert!(msg.contains("id 0"), "{msg}");
         scene.background.pop();
         assert!(scene.render_into(&mut rgb, &mut ids).is_err());

@@ -112,10 +112,7 @@ mod tests {
             assert!(shape.contains_unit(0.0, 0.0), "{shape} misses its centre");
             let (area, reach) = measure(shape);
             assert!(reach <= shape.extent_factor() + 1e-3, "{shape}: {reach}");
-            assert!(
-                reach >= shape.extent_factor() - 0.02,
-                "{shape}: extent too loose"
-            );
+            assert!(reach >= shape.extent_factor() - 0.02, "{shape}: extent too loose");
             assert!((1.2..=3.2).contains(&area), "{shape}: area {area}");
             assert!(!shape.contains_unit(f32::NAN, 0.0));
         }

@@ -36,11 +36,7 @@ impl Scene {
             let motion = *config.motions.choose(rng).expect("validated non-empty");
             let radius = uniform(rng, config.min_radius, config.max_radius) * side;
             // Only the ellipse is stretched; the other shapes keep their look.
-            let aspect = if shape == ShapeKind::Ellipse {
-                uniform(rng, 0.45, 0.8)
-            } else {
-                1.0
-            };
+            let aspect = if shape == ShapeKind::Ellipse { uniform(rng, 0.45, 0.8) } else { 1.0 };
             let angle = uniform(rng, 0.0, TAU);
             // Saturated and bright, unlike any background (value <= 0.4).
             let colour = hsv_to_rgb(hue, uniform(rng, 0.55, 1.0), uniform(rng, 0.75, 1.0));
@@ -72,12 +68,7 @@ impl Scene {
             }
             objects.push(obj);
         }
-        Ok(Scene {
-            width,
-            height,
-            background,
-            objects,
-        })
+        Ok(Scene { width, height, background, objects })
     }
 }
 
@@ -89,10 +80,7 @@ fn spread_hues<R: Rng + ?Sized>(n: usize, (lo, hi): (f32, f32), rng: &mut R) -> 
         let mut best = (f32::NEG_INFINITY, lo);
         for _ in 0..TRIES {
             let h = uniform(rng, lo, hi);
-            let gap = hues
-                .iter()
-                .map(|&o| hue_distance(h, o))
-                .fold(f32::INFINITY, f32::min);
+            let gap = hues.iter().map(|&o| hue_distance(h, o)).fold(f32::INFINITY, f32::min);
             if gap > best.0 {
                 best = (gap, h);
             }
@@ -149,10 +137,7 @@ fn start_crossing<R: Rng + ?Sized>(obj: &mut SceneObject, speed: f32, w: f32, h:
         _ => ([along * w, h + depth], [0.0, -1.0]),
     };
     let (sin, cos) = uniform(rng, -FRAC_PI_4, FRAC_PI_4).sin_cos();
-    let dir = [
-        normal[0] * cos - normal[1] * sin,
-        normal[0] * sin + normal[1] * cos,
-    ];
+    let dir = [normal[0] * cos - normal[1] * sin, normal[0] * sin + normal[1] * cos];
     obj.center = center;
     obj.velocity = [dir[0] * speed, dir[1] * speed];
 }
@@ -176,11 +161,7 @@ mod tests {
             assert!((config.min_objects..=config.max_objects).contains(&n));
             for (i, o) in s.objects.iter().enumerate() {
                 assert_eq!(o.id as usize, i + 1);
-                assert!(
-                    o.colour.iter().any(|&c| c >= 190),
-                    "object too dark: {:?}",
-                    o.colour
-                );
+                assert!(o.colour.iter().any(|&c| c >= 190), "object too dark: {:?}", o.colour);
             }
             // rgb is exactly the owner's colour wherever ids names an object.
             let (rgb, ids) = s.render().unwrap();
@@ -210,20 +191,9 @@ mod tests {
             for _ in 0..100 {
                 let o = &s.objects[0];
                 let e = o.extent();
-                assert!(
-                    o.center[0] >= e - 1e-3 && o.center[0] <= 48.0 - e + 1e-3,
-                    "{:?}",
-                    o.center
-                );
-                assert!(
-                    o.center[1] >= e - 1e-3 && o.center[1] <= 32.0 - e + 1e-3,
-                    "{:?}",
-                    o.center
-                );
-                assert!(
-                    s.render().unwrap().1.contains(&1),
-                    "bouncing object vanished"
-                );
+                assert!(o.center[0] >= e - 1e-3 && o.center[0] <= 48.0 - e + 1e-3, "{:?}", o.center);
+                assert!(o.center[1] >= e - 1e-3 && o.center[1] <= 32.0 - e + 1e-3, "{:?}", o.center);
+                assert!(s.render().unwrap().1.contains(&1), "bouncing object vanished");
                 s.advance();
             }
         }
@@ -256,10 +226,7 @@ mod tests {
 
     #[test]
     fn hues_respect_the_range() {
-        let config = SynthConfig {
-            hue_range: (100.0, 140.0),
-            ..SynthConfig::default()
-        };
+        let config = SynthConfig { hue_range: (100.0, 140.0), ..SynthConfig::default() };
         for seed in 0..10 {
             for o in scene(&config, seed).objects {
                 let [r, g, b] = o.colour.map(i32::from);

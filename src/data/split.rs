@@ -65,9 +65,7 @@ impl FromStr for Split {
             "train" => Ok(Split::Train),
             "val" | "validation" => Ok(Split::Validation),
             "test" => Ok(Split::Test),
-            _ => Err(Error::invalid(format!(
-                "unknown split '{s}'; valid names: train, val (or validation), test"
-            ))),
+            _ => Err(Error::invalid(format!("unknown split '{s}'; valid names: train, val (or validation), test"))),
         }
     }
 }
@@ -76,9 +74,7 @@ impl FromStr for Split {
 /// Fails if `index >= 2^40`, which would run into the next split's range.
 pub fn clip_seed(split: Split, index: u64) -> Result<u64> {
     if index >= CLIPS_PER_SPLIT {
-        return Err(Error::invalid(format!(
-            "clip index {index} is out of range: each split holds at most 2^40 clips"
-        )));
+        return Err(Error::invalid(format!("clip index {index} is out of range: each split holds at most 2^40 clips")));
     }
     Ok(split.seed_base() + index)
 }
@@ -98,10 +94,7 @@ mod tests {
         for &s in Split::ALL {
             assert_eq!(s.as_str().parse::<Split>().unwrap(), s);
         }
-        assert_eq!(
-            serde_json::from_str::<Split>("\"val\"").unwrap(),
-            Split::Validation
-        );
+        assert_eq!(serde_json::from_str::<Split>("\"val\"").unwrap(), Split::Validation);
     }
 
     #[test]
@@ -110,10 +103,7 @@ mod tests {
         assert_eq!(clip_seed(Split::Train, 0).unwrap(), 0);
         assert!(clip_seed(Split::Train, last).unwrap() < clip_seed(Split::Validation, 0).unwrap());
         assert!(clip_seed(Split::Validation, last).unwrap() < clip_seed(Split::Test, 0).unwrap());
-        assert_eq!(
-            clip_seed(Split::Test, last).unwrap(),
-            3 * CLIPS_PER_SPLIT - 1
-        );
+        assert_eq!(clip_seed(Split::Test, last).unwrap(), 3 * CLIPS_PER_SPLIT - 1);
         for &s in Split::ALL {
             let msg = clip_seed(s, CLIPS_PER_SPLIT).unwrap_err().to_string();
             assert!(msg.contains("index"), "{msg}");

@@ -11,20 +11,14 @@ use crate::error::Result;
 /// scikit-learn's `adjusted_rand_score` does.
 pub fn adjusted_rand_index(true_labels: &[i32], pred_labels: &[i32]) -> Result<f64> {
     check_same_len(true_labels, pred_labels)?;
-    Ok(ari_of(&Contingency::build(
-        true_labels,
-        pred_labels,
-        |_| true,
-    )))
+    Ok(ari_of(&Contingency::build(true_labels, pred_labels, |_| true)))
 }
 
 /// ARI over the points whose true label is not 0 (background).
 /// An empty foreground gives 1.0, as the ARI of zero points does.
 pub fn fg_adjusted_rand_index(true_labels: &[i32], pred_labels: &[i32]) -> Result<f64> {
     check_same_len(true_labels, pred_labels)?;
-    Ok(ari_of(&Contingency::build(true_labels, pred_labels, |t| {
-        t != 0
-    })))
+    Ok(ari_of(&Contingency::build(true_labels, pred_labels, |t| t != 0)))
 }
 
 /// Pair counts are summed in u128 and turned into f64 only at the end, so
@@ -64,10 +58,7 @@ mod tests {
         // true {0,0,1,1}, pred {0,0,0,1}: n = [[2,0],[1,1]]
         // R = 2, A = 2+2 = 4, B = 6+0 = 6, N(N-1) = 12, E = 2, M = 5
         // ARI = (2-2)/(5-2) = 0
-        assert_eq!(
-            adjusted_rand_index(&[0, 0, 1, 1], &[0, 0, 0, 1]).unwrap(),
-            0.0
-        );
+        assert_eq!(adjusted_rand_index(&[0, 0, 1, 1], &[0, 0, 0, 1]).unwrap(), 0.0);
         // true {0,0,0,1,1,1}, pred {0,0,1,1,2,2}: n = [[2,1,0],[0,1,2]]
         // R = 2+2 = 4, A = 6+6 = 12, B = 2+2+2 = 6, N(N-1) = 30,
         // E = 72/30 = 2.4, M = 9 -> (4-2.4)/(9-2.4) = 1.6/6.6
@@ -82,10 +73,7 @@ mod tests {
         // Single cluster on both sides.
         assert_eq!(adjusted_rand_index(&[1, 1, 1], &[2, 2, 2]).unwrap(), 1.0);
         // Single true cluster, split prediction: no better than chance.
-        assert_eq!(
-            adjusted_rand_index(&[1, 1, 1, 1], &[0, 0, 1, 1]).unwrap(),
-            0.0
-        );
+        assert_eq!(adjusted_rand_index(&[1, 1, 1, 1], &[0, 0, 1, 1]).unwrap(), 0.0);
         // All singletons on both sides.
         assert_eq!(adjusted_rand_index(&[0, 1, 2], &[2, 0, 1]).unwrap(), 1.0);
     }

@@ -43,12 +43,7 @@ impl Contingency {
         for ((ti, pi), n) in pairs {
             counts[ti * preds.len() + pi] = n;
         }
-        Contingency {
-            true_labels: trues,
-            pred_labels: preds,
-            counts,
-            total,
-        }
+        Contingency { true_labels: trues, pred_labels: preds, counts, total }
     }
 
     pub fn count(&self, ti: usize, pi: usize) -> u64 {
@@ -57,23 +52,11 @@ impl Contingency {
 
     /// a_i: points per true label.
     pub fn true_sizes(&self) -> Vec<u64> {
-        (0..self.true_labels.len())
-            .map(|ti| {
-                (0..self.pred_labels.len())
-                    .map(|pi| self.count(ti, pi))
-                    .sum()
-            })
-            .collect()
+        (0..self.true_labels.len()).map(|ti| (0..self.pred_labels.len()).map(|pi| self.count(ti, pi)).sum()).collect()
     }
 
     /// b_j: points per predicted label.
     pub fn pred_sizes(&self) -> Vec<u64> {
-        (0..self.pred_labels.len())
-            .map(|pi| {
-                (0..self.true_labels.len())
-                    .map(|ti| self.count(ti, pi))
-                    .sum()
-            })
-            .collect()
+        (0..self.pred_labels.len()).map(|pi| (0..self.true_labels.len()).map(|ti| self.count(ti, pi)).sum()).collect()
     }
 }

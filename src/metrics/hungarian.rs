@@ -13,10 +13,7 @@ pub fn max_weight_assignment(weights: &[f64], rows: usize, cols: usize) -> Vec<O
     }
     if rows <= cols {
         let cost: Vec<f64> = weights.iter().map(|w| -w).collect();
-        min_cost_rows_le_cols(&cost, rows, cols)
-            .into_iter()
-            .map(Some)
-            .collect()
+        min_cost_rows_le_cols(&cost, rows, cols).into_iter().map(Some).collect()
     } else {
         // Transpose so that the smaller side is assigned completely.
         let mut cost = vec![0.0; rows * cols];
@@ -104,11 +101,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     fn total(weights: &[f64], cols: usize, assignment: &[Option<usize>]) -> f64 {
-        assignment
-            .iter()
-            .enumerate()
-            .filter_map(|(r, c)| c.map(|c| weights[r * cols + c]))
-            .sum()
+        assignment.iter().enumerate().filter_map(|(r, c)| c.map(|c| weights[r * cols + c])).sum()
     }
 
     /// Exhaustive search over injective maps from the smaller side.
@@ -119,11 +112,7 @@ mod tests {
             }
             // A row may stay unassigned only if rows > cols (weights are >= 0,
             // so the best choice still uses every column).
-            let mut best = if rows > cols {
-                go(w, rows, cols, r + 1, used)
-            } else {
-                f64::NEG_INFINITY
-            };
+            let mut best = if rows > cols { go(w, rows, cols, r + 1, used) } else { f64::NEG_INFINITY };
             for c in 0..cols {
                 if !used[c] {
                     used[c] = true;
@@ -142,9 +131,7 @@ mod tests {
         for _ in 0..300 {
             let rows = rng.random_range(1..=6);
             let cols = rng.random_range(1..=6);
-            let w: Vec<f64> = (0..rows * cols)
-                .map(|_| rng.random_range(0.0..1.0))
-                .collect();
+            let w: Vec<f64> = (0..rows * cols).map(|_| rng.random_range(0.0..1.0)).collect();
             let a = max_weight_assignment(&w, rows, cols);
             let mut seen = vec![false; cols];
             for c in a.iter().flatten() {
@@ -159,10 +146,7 @@ mod tests {
 
     #[test]
     fn empty_sides() {
-        assert_eq!(
-            max_weight_assignment(&[], 0, 3),
-            Vec::<Option<usize>>::new()
-        );
+        assert_eq!(max_weight_assignment(&[], 0, 3), Vec::<Option<usize>>::new());
         assert_eq!(max_weight_assignment(&[], 2, 0), vec![None, None]);
     }
 }

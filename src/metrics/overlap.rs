@@ -9,9 +9,7 @@ fn iou_matrix(true_labels: &[i32], pred_labels: &[i32]) -> (Vec<f64>, usize, usi
     let all = Contingency::build(true_labels, pred_labels, |_| true);
     let true_sizes = all.true_sizes();
     let pred_sizes = all.pred_sizes();
-    let objects: Vec<usize> = (0..all.true_labels.len())
-        .filter(|&ti| all.true_labels[ti] != 0)
-        .collect();
+    let objects: Vec<usize> = (0..all.true_labels.len()).filter(|&ti| all.true_labels[ti] != 0).collect();
     let segments = all.pred_labels.len();
     let mut iou = vec![0.0; objects.len() * segments];
     for (row, &ti) in objects.iter().enumerate() {
@@ -32,14 +30,8 @@ pub fn mean_best_overlap(true_labels: &[i32], pred_labels: &[i32]) -> Result<Opt
     if objects == 0 {
         return Ok(None);
     }
-    let sum: f64 = (0..objects)
-        .map(|o| {
-            iou[o * segments..(o + 1) * segments]
-                .iter()
-                .cloned()
-                .fold(0.0, f64::max)
-        })
-        .sum();
+    let sum: f64 =
+        (0..objects).map(|o| iou[o * segments..(o + 1) * segments].iter().cloned().fold(0.0, f64::max)).sum();
     Ok(Some(sum / objects as f64))
 }
 
@@ -53,11 +45,7 @@ pub fn mean_iou_matched(true_labels: &[i32], pred_labels: &[i32]) -> Result<Opti
         return Ok(None);
     }
     let assignment = hungarian::max_weight_assignment(&iou, objects, segments);
-    let sum: f64 = assignment
-        .iter()
-        .enumerate()
-        .filter_map(|(o, s)| s.map(|s| iou[o * segments + s]))
-        .sum();
+    let sum: f64 = assignment.iter().enumerate().filter_map(|(o, s)| s.map(|s| iou[o * segments + s])).sum();
     Ok(Some(sum / objects as f64))
 }
 

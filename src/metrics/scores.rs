@@ -33,9 +33,7 @@ pub fn score_clip(
     let frame_len = height
         .checked_mul(width)
         .filter(|&n| n > 0)
-        .ok_or_else(|| {
-            Error::invalid(format!("frame size {height}x{width} is empty or too large"))
-        })?;
+        .ok_or_else(|| Error::invalid(format!("frame size {height}x{width} is empty or too large")))?;
     if frames == 0 || frames.checked_mul(frame_len) != Some(true_ids.len()) {
         return Err(Error::invalid(format!(
             "labels have {} points, expected frames*height*width = {frames}*{height}*{width}",
@@ -43,17 +41,12 @@ pub fn score_clip(
         )));
     }
     if let Some(bad) = true_ids.iter().find(|&&t| t < 0) {
-        return Err(Error::invalid(format!(
-            "true_ids contains negative label {bad}"
-        )));
+        return Err(Error::invalid(format!("true_ids contains negative label {bad}")));
     }
 
     let mut ari_sum = 0.0;
     let (mut fg_sum, mut mbo_sum, mut miou_sum, mut with_objects) = (0.0, 0.0, 0.0, 0u32);
-    for (t, p) in true_ids
-        .chunks_exact(frame_len)
-        .zip(pred_ids.chunks_exact(frame_len))
-    {
+    for (t, p) in true_ids.chunks_exact(frame_len).zip(pred_ids.chunks_exact(frame_len)) {
         ari_sum += ari::ari_of(&Contingency::build(t, p, |_| true));
         if let Some(mbo) = overlap::mean_best_overlap(t, p)? {
             fg_sum += ari::ari_of(&Contingency::build(t, p, |l| l != 0));

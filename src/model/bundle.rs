@@ -24,25 +24,18 @@ pub const FORMAT_NAME: &str = "slotrt-bundle";
 pub fn read_config(bytes: &[u8]) -> Result<ModelConfig> {
     let (_, metadata) = SafeTensors::read_metadata(bytes)
         .map_err(|e| Error::BadModel(format!("not a safetensors file, or truncated: {e}")))?;
-    let info = metadata.metadata().as_ref().ok_or_else(|| {
-        Error::BadModel("safetensors file has no metadata: not a slotrt bundle".into())
-    })?;
+    let info = metadata
+        .metadata()
+        .as_ref()
+        .ok_or_else(|| Error::BadModel("safetensors file has no metadata: not a slotrt bundle".into()))?;
     match info.get(FORMAT_KEY).map(String::as_str) {
         Some(FORMAT_NAME) => {}
         Some(other) => {
-            return Err(Error::BadModel(format!(
-                "metadata {FORMAT_KEY} is '{other}', expected '{FORMAT_NAME}'"
-            )))
+            return Err(Error::BadModel(format!("metadata {FORMAT_KEY} is '{other}', expected '{FORMAT_NAME}'")))
         }
-        None => {
-            return Err(Error::BadModel(format!(
-                "metadata has no {FORMAT_KEY}: not a slotrt bundle"
-            )))
-        }
+        None => return Err(Error::BadModel(format!("metadata has no {FORMAT_KEY}: not a slotrt bundle"))),
     }
-    let json = info
-        .get(CONFIG_KEY)
-        .ok_or_else(|| Error::BadModel(format!("metadata has no {CONFIG_KEY}")))?;
+    let json = info.get(CONFIG_KEY).ok_or_else(|| Error::BadModel(format!("metadata has no {CONFIG_KEY}")))?;
     ModelConfig::from_json(json)
 }
 
@@ -70,32 +63,18 @@ fn load_bytes_in(bytes: &[u8], device: Device, base_dir: Option<&Path>) -> Resul
             continue;
         };
         if view.dtype() != Dtype::F32 {
-            problems.push(format!(
-                "tensor '{name}' has dtype {:?}, expected F32",
-                view.dtype()
-            ));
+            problems.push(format!("tensor '{name}' has dtype {:?}, expected F32", view.dtype()));
         }
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         if shape != var.size() {
-            problems.push(format!(
-                "tensor '{name}' has shape {shape:?}, expected {:?}",
-                var.size()
-            ));
+            problems.push(format!("tensor '{name}' has shape {shape:?}, expected {:?}", var.size()));
         }
     }
     let mut unexpected: Vec<&String> = file.keys().filter(|k| !expected.contains_key(*k)).collect();
     unexpected.sort();
-    problems.extend(
-        unexpected
-            .iter()
-            .map(|name| format!("unexpected tensor '{name}'")),
-    );
+    problems.extend(unexpected.iter().map(|name| format!("unexpected tensor '{name}'")));
     if !problems.is_empty() {
-        return Err(Error::BadModel(format!(
-            "{} problem(s): {}",
-            problems.len(),
-            problems.join("; ")
-        )));
+        return Err(Error::BadModel(format!("{} problem(s): {}", problems.len(), problems.join("; "))));
     }
     tch::no_grad(|| {
         for name in names {
@@ -113,11 +92,7 @@ fn load_bytes_in(bytes: &[u8], device: Device, base_dir: Option<&Path>) -> Resul
 /// Loads a bundle file.
 pub fn load(path: &Path, device: Device) -> Result<SlotModel> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    load_bytes_in(
-        &bytes,
-        device,
-        Some(path.parent().unwrap_or(Path::new("."))),
-    )
+    load_bytes_in(&bytes, device, Some(path.parent().unwrap_or(Path::new("."))))
 }
 
 /// Serialises a model's config and weights (float32, little-endian).

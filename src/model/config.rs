@@ -258,9 +258,7 @@ pub enum DecoderTarget {
 impl DecoderConfig {
     pub fn target(&self) -> DecoderTarget {
         match self {
-            DecoderConfig::SpatialBroadcast(_) | DecoderConfig::BroadcastMlp(_) => {
-                DecoderTarget::Pixels
-            }
+            DecoderConfig::SpatialBroadcast(_) | DecoderConfig::BroadcastMlp(_) => DecoderTarget::Pixels,
             DecoderConfig::MlpPatch(_) | DecoderConfig::Transformer(_) => DecoderTarget::Features,
         }
     }
@@ -321,34 +319,22 @@ fn check(ok: bool, msg: impl FnOnce() -> String) -> Result<()> {
 
 /// A pixel decoder's output must be the input divided by one integer factor.
 fn check_pixel_output((oh, ow): (i64, i64), (h, w): (i64, i64)) -> Result<()> {
-    check(
-        oh > 0 && ow > 0 && h % oh == 0 && w % ow == 0 && h / oh == w / ow,
-        || {
-            format!(
-                "decoder output {:?} must be the input size {:?} divided by one integer factor",
-                (oh, ow),
-                (h, w)
-            )
-        },
-    )
+    check(oh > 0 && ow > 0 && h % oh == 0 && w % ow == 0 && h / oh == w / ow, || {
+        format!("decoder output {:?} must be the input size {:?} divided by one integer factor", (oh, ow), (h, w))
+    })
 }
 
 fn check_positive(value: i64, field: &str) -> Result<()> {
-    check(value > 0, || {
-        format!("{field} must be positive, got {value}")
-    })
+    check(value > 0, || format!("{field} must be positive, got {value}"))
 }
 
 impl CnnEncoderConfig {
     /// Token grid produced for an input of the given size.
     pub fn token_grid(&self, height: i64, width: i64) -> (i64, i64) {
-        self.strides
-            .iter()
-            .zip(&self.kernel_sizes)
-            .fold((height, width), |(h, w), (&s, &k)| {
-                let out = |n: i64| (n + 2 * (k / 2) - k) / s + 1;
-                (out(h), out(w))
-            })
+        self.strides.iter().zip(&self.kernel_sizes).fold((height, width), |(h, w), (&s, &k)| {
+            let out = |n: i64| (n + 2 * (k / 2) - k) / s + 1;
+            (out(h), out(w))
+        })
     }
 
     pub fn feature_dim(&self) -> i64 {
@@ -358,10 +344,7 @@ impl CnnEncoderConfig {
 
 impl SpatialBroadcastConfig {
     pub fn output_size(&self) -> (i64, i64) {
-        self.strides.iter().fold(
-            (self.broadcast_height, self.broadcast_width),
-            |(h, w), &s| (h * s, w * s),
-        )
+        self.strides.iter().fold((self.broadcast_height, self.broadcast_width), |(h, w), &s| (h * s, w * s))
     }
 }
 
@@ -388,68 +371,41 @@ impl ModelConfig {
         let p = &self.preprocess;
         check_positive(p.height, "preprocess.height")?;
         check_positive(p.width, "preprocess.width")?;
-        check(
-            p.std.iter().all(|s| *s > 0.0 && s.is_finite()) && p.mean.iter().all(|m| m.is_finite()),
-            || "preprocess.std must be positive and mean finite".into(),
-        )?;
+        check(p.std.iter().all(|s| *s > 0.0 && s.is_finite()) && p.mean.iter().all(|m| m.is_finite()), || {
+            "preprocess.std must be positive and mean finite".into()
+        })?;
         match &self.encoder {
             EncoderConfig::Cnn(cnn) => {
                 let layers = cnn.channels.len();
                 check(layers > 0, || "encoder.channels is empty".into())?;
-                check(
-                    cnn.kernel_sizes.len() == layers && cnn.strides.len() == layers,
-                    || {
-                        format!(
+                check(cnn.kernel_sizes.len() == layers && cnn.strides.len() == layers, || {
+                    format!(
                         "encoder.channels, kernel_sizes and strides must have the same length ({}, {}, {})",
                         layers,
                         cnn.kernel_sizes.len(),
                         cnn.strides.len()
                     )
-                    },
-                )?;
-                for (i, ((&c, &k), &s)) in cnn
-                    .channels
-                    .iter()
-                    .zip(&cnn.kernel_sizes)
-                    .zip(&cnn.strides)
-                    .enumerate()
-                {
+                })?;
+                for (i, ((&c, &k), &s)) in cnn.channels.iter().zip(&cnn.kernel_sizes).zip(&cnn.strides).enumerate() {
                     check_positive(c, &format!("encoder.channels[{i}]"))?;
-                    check(k > 0 && k % 2 == 1, || {
-                        format!("encoder.kernel_sizes[{i}] must be odd, got {k}")
-                    })?;
-                    check(s == 1 || s == 2, || {
-                        format!("encoder.strides[{i}] must be 1 or 2, got {s}")
-                    })?;
+                    check(k > 0 && k % 2 == 1, || format!("encoder.kernel_sizes[{i}] must be odd, got {k}"))?;
+                    check(s == 1 || s == 2, || format!("encoder.strides[{i}] must be 1 or 2, got {s}"))?;
                 }
             }
             EncoderConfig::Vit(v) => {
                 check_positive(v.patch_size, "encoder.patch_size")?;
-                check(
-                    p.height % v.patch_size == 0 && p.width % v.patch_size == 0,
-                    || {
-                        format!(
-                            "input {}x{} is not a multiple of encoder.patch_size {}",
-                            p.width, p.height, v.patch_size
-                        )
-                    },
-                )?;
+                check(p.height % v.patch_size == 0 && p.width % v.patch_size == 0, || {
+                    format!("input {}x{} is not a multiple of encoder.patch_size {}", p.width, p.height, v.patch_size)
+                })?;
                 check_positive(v.dim, "encoder.dim")?;
                 check_positive(v.depth, "encoder.depth")?;
                 check_positive(v.heads, "encoder.heads")?;
                 check(v.dim % v.heads == 0, || {
-                    format!(
-                        "encoder.dim {} is not divisible by encoder.heads {}",
-                        v.dim, v.heads
-                    )
+                    format!("encoder.dim {} is not divisible by encoder.heads {}", v.dim, v.heads)
                 })?;
-                check(
-                    v.mlp_ratio > 0.0 && v.registers >= 0 && v.layer_norm_eps > 0.0,
-                    || {
-                        "encoder.mlp_ratio and layer_norm_eps must be positive, registers >= 0"
-                            .into()
-                    },
-                )?;
+                check(v.mlp_ratio > 0.0 && v.registers >= 0 && v.layer_norm_eps > 0.0, || {
+                    "encoder.mlp_ratio and layer_norm_eps must be positive, registers >= 0".into()
+                })?;
                 if let Some(pr) = &v.projection {
                     check_positive(pr.hidden, "encoder.projection.hidden")?;
                     check_positive(pr.output_dim, "encoder.projection.output_dim")?;
@@ -457,10 +413,9 @@ impl ModelConfig {
             }
             EncoderConfig::TorchScript(ts) => {
                 check(!ts.file.is_empty(), || "encoder.file is empty".into())?;
-                check(
-                    ts.sha256.len() == 64 && ts.sha256.chars().all(|c| c.is_ascii_hexdigit()),
-                    || format!("encoder.sha256 must be 64 hex digits, got '{}'", ts.sha256),
-                )?;
+                check(ts.sha256.len() == 64 && ts.sha256.chars().all(|c| c.is_ascii_hexdigit()), || {
+                    format!("encoder.sha256 must be 64 hex digits, got '{}'", ts.sha256)
+                })?;
                 check_positive(ts.feature_dim, "encoder.feature_dim")?;
                 check_positive(ts.grid_height, "encoder.grid_height")?;
                 check_positive(ts.grid_width, "encoder.grid_width")?;
@@ -477,14 +432,9 @@ impl ModelConfig {
         check_positive(g.iters_later, "grouping.iters_later")?;
         check_positive(g.heads, "grouping.heads")?;
         check(g.slot_dim % g.heads == 0, || {
-            format!(
-                "grouping.slot_dim {} is not divisible by grouping.heads {}",
-                g.slot_dim, g.heads
-            )
+            format!("grouping.slot_dim {} is not divisible by grouping.heads {}", g.slot_dim, g.heads)
         })?;
-        check(g.eps > 0.0 && g.eps.is_finite(), || {
-            format!("grouping.eps must be positive, got {}", g.eps)
-        })?;
+        check(g.eps > 0.0 && g.eps.is_finite(), || format!("grouping.eps must be positive, got {}", g.eps))?;
         if let Some(h) = g.mlp_hidden {
             check_positive(h, "grouping.mlp_hidden")?;
         }
@@ -493,44 +443,29 @@ impl ModelConfig {
         }
         if let Some(d) = &self.dias {
             check((0.0..1.0).contains(&d.area_threshold), || {
-                format!(
-                    "dias.area_threshold must be in [0, 1), got {}",
-                    d.area_threshold
-                )
+                format!("dias.area_threshold must be in [0, 1), got {}", d.area_threshold)
             })?;
             check((-1.0..=1.0).contains(&d.duplicate_threshold), || {
-                format!(
-                    "dias.duplicate_threshold must be in [-1, 1], got {}",
-                    d.duplicate_threshold
-                )
+                format!("dias.duplicate_threshold must be in [-1, 1], got {}", d.duplicate_threshold)
             })?;
         }
         if let Some(pr) = &self.predictor {
             check_positive(pr.heads, "predictor.heads")?;
             check_positive(pr.ff_dim, "predictor.ff_dim")?;
             check(g.slot_dim % pr.heads == 0, || {
-                format!(
-                    "grouping.slot_dim {} is not divisible by predictor.heads {}",
-                    g.slot_dim, pr.heads
-                )
+                format!("grouping.slot_dim {} is not divisible by predictor.heads {}", g.slot_dim, pr.heads)
             })?;
         }
         match &self.decoder {
             DecoderConfig::SpatialBroadcast(sb) => {
                 check_positive(sb.broadcast_height, "decoder.broadcast_height")?;
                 check_positive(sb.broadcast_width, "decoder.broadcast_width")?;
-                check(
-                    sb.channels.len() == sb.strides.len() && !sb.channels.is_empty(),
-                    || {
-                        "decoder.channels and decoder.strides must be non-empty and of equal length"
-                            .into()
-                    },
-                )?;
+                check(sb.channels.len() == sb.strides.len() && !sb.channels.is_empty(), || {
+                    "decoder.channels and decoder.strides must be non-empty and of equal length".into()
+                })?;
                 for (i, (&c, &s)) in sb.channels.iter().zip(&sb.strides).enumerate() {
                     check_positive(c, &format!("decoder.channels[{i}]"))?;
-                    check(s == 1 || s == 2, || {
-                        format!("decoder.strides[{i}] must be 1 or 2, got {s}")
-                    })?;
+                    check(s == 1 || s == 2, || format!("decoder.strides[{i}] must be 1 or 2, got {s}"))?;
                 }
                 check_pixel_output(sb.output_size(), (p.height, p.width))?;
             }
@@ -538,29 +473,20 @@ impl ModelConfig {
                 check_positive(m.height, "decoder.height")?;
                 check_positive(m.width, "decoder.width")?;
                 check_positive(m.hidden, "decoder.hidden")?;
-                check(m.layers >= 2, || {
-                    format!("decoder.layers must be at least 2, got {}", m.layers)
-                })?;
+                check(m.layers >= 2, || format!("decoder.layers must be at least 2, got {}", m.layers))?;
                 check_pixel_output((m.height, m.width), (p.height, p.width))?;
             }
             DecoderConfig::MlpPatch(m) => {
                 check_positive(m.hidden, "decoder.hidden")?;
-                check(m.layers >= 2, || {
-                    format!("decoder.layers must be at least 2, got {}", m.layers)
-                })?;
+                check(m.layers >= 2, || format!("decoder.layers must be at least 2, got {}", m.layers))?;
             }
             DecoderConfig::Transformer(t) => {
                 check_positive(t.dim, "decoder.dim")?;
                 check_positive(t.heads, "decoder.heads")?;
                 check_positive(t.ff_dim, "decoder.ff_dim")?;
-                check(t.registers >= 0, || {
-                    format!("decoder.registers must be >= 0, got {}", t.registers)
-                })?;
+                check(t.registers >= 0, || format!("decoder.registers must be >= 0, got {}", t.registers))?;
                 check(t.dim % t.heads == 0, || {
-                    format!(
-                        "decoder.dim {} is not divisible by decoder.heads {}",
-                        t.dim, t.heads
-                    )
+                    format!("decoder.dim {} is not divisible by decoder.heads {}", t.dim, t.heads)
                 })?;
             }
         }
@@ -569,8 +495,7 @@ impl ModelConfig {
 
     /// Parses and validates the JSON stored in a bundle.
     pub fn from_json(json: &str) -> Result<Self> {
-        let config: ModelConfig =
-            serde_json::from_str(json).map_err(|e| Error::BadModel(format!("config: {e}")))?;
+        let config: ModelConfig = serde_json::from_str(json).map_err(|e| Error::BadModel(format!("config: {e}")))?;
         config.validate()?;
         Ok(config)
     }
@@ -610,11 +535,7 @@ impl ModelConfig {
                 heads: 1,
             },
             init: SlotInitConfig::Gaussian,
-            predictor: Some(PredictorConfig {
-                heads: 4,
-                ff_dim: 128,
-                pre_norm: false,
-            }),
+            predictor: Some(PredictorConfig { heads: 4, ff_dim: 128, pre_norm: false }),
             decoder: DecoderConfig::SpatialBroadcast(SpatialBroadcastConfig {
                 broadcast_height: 8,
                 broadcast_width: 8,
@@ -641,15 +562,11 @@ mod tests {
     #[test]
     fn decoder_may_work_at_an_integer_fraction_of_the_input() {
         let mut c = ModelConfig::savi_small_64();
-        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else {
-            unreachable!()
-        };
+        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };
         sb.strides = vec![2, 2, 1];
         c.validate().unwrap();
         assert_eq!(c.decoder_downscale(), 2);
-        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else {
-            unreachable!()
-        };
+        let DecoderConfig::SpatialBroadcast(sb) = &mut c.decoder else { unreachable!() };
         sb.broadcast_height = 6; // 24 x 32: not one factor of 64 x 64
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("decoder output"), "{err}");
@@ -659,20 +576,10 @@ mod tests {
     fn validation_names_the_field() {
         let mut c = ModelConfig::savi_small_64();
         c.grouping.heads = 3;
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("grouping.heads"));
+        assert!(c.validate().unwrap_err().to_string().contains("grouping.heads"));
         let mut c = ModelConfig::savi_small_64();
-        let EncoderConfig::Cnn(cnn) = &mut c.encoder else {
-            unreachable!()
-        };
+        let EncoderConfig::Cnn(cnn) = &mut c.encoder else { unreachable!() };
         cnn.kernel_sizes[2] = 4;
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("encoder.kernel_sizes[2]"));
+        assert!(c.validate().unwrap_err().to_string().contains("encoder.kernel_sizes[2]"));
     }
 }

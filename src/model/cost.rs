@@ -53,14 +53,11 @@ fn encoder_cost(config: &ModelConfig) -> (f64, i64, i64, i64) {
         EncoderConfig::Vit(v) => {
             let n = (p.height / v.patch_size) * (p.width / v.patch_size);
             let (t, d) = ((n + 1 + v.registers) as f64, v.dim as f64);
-            let block = t * (2.0 * 4.0 * d * d + 2.0 * 2.0 * d * v.mlp_hidden() as f64)
-                + 2.0 * 2.0 * t * t * d;
-            let mut flops = 2.0 * (3 * v.patch_size * v.patch_size) as f64 * d * n as f64
-                + v.depth as f64 * block;
+            let block = t * (2.0 * 4.0 * d * d + 2.0 * 2.0 * d * v.mlp_hidden() as f64) + 2.0 * 2.0 * t * t * d;
+            let mut flops = 2.0 * (3 * v.patch_size * v.patch_size) as f64 * d * n as f64 + v.depth as f64 * block;
             let out = match &v.projection {
                 Some(pr) => {
-                    flops +=
-                        2.0 * n as f64 * (v.dim * pr.hidden + pr.hidden * pr.output_dim) as f64;
+                    flops += 2.0 * n as f64 * (v.dim * pr.hidden + pr.hidden * pr.output_dim) as f64;
                     pr.output_dim
                 }
                 None => v.dim,
@@ -71,9 +68,7 @@ fn encoder_cost(config: &ModelConfig) -> (f64, i64, i64, i64) {
             let n = ts.grid_height * ts.grid_width;
             match &ts.projection {
                 Some(pr) => {
-                    let flops = 2.0
-                        * n as f64
-                        * (ts.feature_dim * pr.hidden + pr.hidden * pr.output_dim) as f64;
+                    let flops = 2.0 * n as f64 * (ts.feature_dim * pr.hidden + pr.hidden * pr.output_dim) as f64;
                     (flops, n, ts.feature_dim, pr.output_dim)
                 }
                 None => (0.0, n, ts.feature_dim, ts.feature_dim),
@@ -93,16 +88,15 @@ pub fn frame_flops(config: &ModelConfig) -> FrameFlops {
     let g = &config.grouping;
     let (k, d) = (g.num_slots as f64, g.slot_dim as f64);
     let keys_values = 2.0 * 2.0 * c * d * n;
-    let mlp = g
-        .mlp_hidden
-        .map_or(0.0, |hidden| 2.0 * 2.0 * d * hidden as f64 * k);
+    let mlp = g.mlp_hidden.map_or(0.0, |hidden| 2.0 * 2.0 * d * hidden as f64 * k);
     let per_iteration = 2.0 * d * d * k // q
         + 2.0 * 2.0 * n * k * d // logits and updates
         + 2.0 * 6.0 * d * d * k // GRU
         + mlp;
-    let predictor = config.predictor.as_ref().map_or(0.0, |pr| {
-        k * (2.0 * 4.0 * d * d + 2.0 * 2.0 * d * pr.ff_dim as f64) + 2.0 * 2.0 * k * k * d
-    });
+    let predictor = config
+        .predictor
+        .as_ref()
+        .map_or(0.0, |pr| k * (2.0 * 4.0 * d * d + 2.0 * 2.0 * d * pr.ff_dim as f64) + 2.0 * 2.0 * k * k * d);
 
     let decoder = match &config.decoder {
         DecoderConfig::SpatialBroadcast(sb) => {
@@ -118,16 +112,12 @@ pub fn frame_flops(config: &ModelConfig) -> FrameFlops {
         }
         DecoderConfig::BroadcastMlp(m) => {
             let hidden = m.hidden as f64;
-            let per_pixel = 2.0
-                * (4.0 * d + d * hidden + (m.layers - 2) as f64 * hidden * hidden + hidden * 4.0);
+            let per_pixel = 2.0 * (4.0 * d + d * hidden + (m.layers - 2) as f64 * hidden * hidden + hidden * 4.0);
             k * (m.height * m.width) as f64 * per_pixel
         }
         DecoderConfig::MlpPatch(m) => {
             let hidden = m.hidden as f64;
-            let per_token = 2.0
-                * (d * hidden
-                    + (m.layers - 2) as f64 * hidden * hidden
-                    + hidden * (c_feature + 1.0));
+            let per_token = 2.0 * (d * hidden + (m.layers - 2) as f64 * hidden * hidden + hidden * (c_feature + 1.0));
             k * n * per_token
         }
         DecoderConfig::Transformer(t) => {
@@ -158,12 +148,7 @@ mod tests {
         let model = SlotModel::new(&config, Device::Cpu).unwrap();
         let counts = parameter_counts(&model);
         let total: i64 = counts.values().sum();
-        let direct: i64 = model
-            .vs
-            .variables()
-            .values()
-            .map(|v| v.numel() as i64)
-            .sum();
+        let direct: i64 = model.vs.variables().values().map(|v| v.numel() as i64).sum();
         assert_eq!(total, direct);
         assert_eq!(counts["init"], 2 * 64); // mu and log_sigma
                                             // First conv: 3 -> 64 channels, 5x5, over 64x64 outputs.

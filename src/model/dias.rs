@@ -19,10 +19,7 @@ pub fn active_slots(slots: &Tensor, attention: &Tensor, config: &DiasConfig) -> 
     let mut columns = vec![large.select(1, 0)];
     for j in 1..k {
         let earlier = Tensor::stack(&columns, 1); // [B, j]
-        let close = similarity
-            .select(2, j)
-            .narrow(1, 0, j)
-            .gt(config.duplicate_threshold);
+        let close = similarity.select(2, j).narrow(1, 0, j).gt(config.duplicate_threshold);
         let duplicate = earlier.logical_and(&close).any_dim(1, false); // [B]
         columns.push(large.select(1, j).logical_and(&duplicate.logical_not()));
     }
@@ -30,9 +27,7 @@ pub fn active_slots(slots: &Tensor, attention: &Tensor, config: &DiasConfig) -> 
     // Never drop every slot: keep the largest.
     let none = active.any_dim(1, true).logical_not(); // [B, 1]
     let largest = area.argmax(1, true); // [B, 1]
-    let keep = Tensor::zeros_like(&active)
-        .scatter_value(1, &largest, 1)
-        .logical_and(&none);
+    let keep = Tensor::zeros_like(&active).scatter_value(1, &largest, 1).logical_and(&none);
     active.logical_or(&keep)
 }
 
@@ -44,23 +39,13 @@ mod tests {
     fn drops_small_and_duplicate_slots_but_never_all() {
         // B=1, K=3, D=2, N=4. Slot 1 duplicates slot 0; slot 2 is tiny.
         let slots = Tensor::from_slice(&[1.0f32, 0.0, 0.99, 0.01, 0.0, 1.0]).view([1, 3, 2]);
-        let attn = Tensor::from_slice(&[
-            0.5f32, 0.5, 0.5, 0.5, 0.45, 0.45, 0.45, 0.45, 0.05, 0.05, 0.05, 0.05,
-        ])
-        .view([1, 3, 4]);
-        let config = DiasConfig {
-            area_threshold: 0.1,
-            duplicate_threshold: 0.9,
-        };
-        let active =
-            Vec::<bool>::try_from(active_slots(&slots, &attn, &config).flatten(0, -1)).unwrap();
+        let attn = Tensor::from_slice(&[0.5f32, 0.5, 0.5, 0.5, 0.45, 0.45, 0.45, 0.45, 0.05, 0.05, 0.05, 0.05])
+            .view([1, 3, 4]);
+        let config = DiasConfig { area_threshold: 0.1, duplicate_threshold: 0.9 };
+        let active = Vec::<bool>::try_from(active_slots(&slots, &attn, &config).flatten(0, -1)).unwrap();
         assert_eq!(active, vec![true, false, false]);
-        let strict = DiasConfig {
-            area_threshold: 0.9,
-            duplicate_threshold: 0.9,
-        };
-        let active =
-            Vec::<bool>::try_from(active_slots(&slots, &attn, &strict).flatten(0, -1)).unwrap();
+        let strict = DiasConfig { area_threshold: 0.9, duplicate_threshold: 0.9 };
+        let active = Vec::<bool>::try_from(active_slots(&slots, &attn, &strict).flatten(0, -1)).unwrap();
         assert_eq!(active, vec![true, false, false], "the largest slot stays");
     }
 }

@@ -33,10 +33,7 @@ impl SlotAttention {
     /// Weights: norm_input, to_k, to_v, norm_slots, to_q, gru, norm_mlp, mlp.
     pub fn new(vs: nn::Path, config: &SlotAttentionConfig, input_dim: i64) -> Self {
         let d = config.slot_dim;
-        let lin = nn::LinearConfig {
-            bias: config.qkv_bias,
-            ..Default::default()
-        };
+        let lin = nn::LinearConfig { bias: config.qkv_bias, ..Default::default() };
         SlotAttention {
             norm_input: nn::layer_norm(&vs / "norm_input", vec![input_dim], Default::default()),
             to_k: nn::linear(&vs / "to_k", input_dim, d, lin),
@@ -45,10 +42,7 @@ impl SlotAttention {
             to_q: nn::linear(&vs / "to_q", d, d, lin),
             gru: GruCell::new(&vs / "gru", d, d),
             mlp: config.mlp_hidden.map(|h| {
-                (
-                    nn::layer_norm(&vs / "norm_mlp", vec![d], Default::default()),
-                    Mlp::new(&vs / "mlp", d, h, d),
-                )
+                (nn::layer_norm(&vs / "norm_mlp", vec![d], Default::default()), Mlp::new(&vs / "mlp", d, h, d))
             }),
             config: config.clone(),
         }
@@ -57,13 +51,7 @@ impl SlotAttention {
     /// Groups tokens [B, N, Din] starting from `slots` [B, K, D]. With
     /// `active` ([B, K] bool), inactive slots get no attention (DIAS
     /// re-initialised aggregation).
-    pub fn forward(
-        &self,
-        tokens: &Tensor,
-        slots: &Tensor,
-        iterations: i64,
-        active: Option<&Tensor>,
-    ) -> Grouping {
+    pub fn forward(&self, tokens: &Tensor, slots: &Tensor, iterations: i64, active: Option<&Tensor>) -> Grouping {
         let (b, n, _) = tokens.size3().expect("tokens [B, N, Din]");
         let (_, k, d) = slots.size3().expect("slots [B, K, D]");
         let h = self.config.heads;
@@ -79,36 +67,22 @@ impl SlotAttention {
             let normed = self.norm_slots.forward(&slots);
             let q = self.to_q.forward(&normed).view([b, k, h, hd]);
             // logits [B, N, K, h]; softmax jointly over slots x heads.
-            let mut logits =
-                Tensor::einsum("bnhd,bkhd->bnkh", &[&keys, &q], None::<&[i64]>) * scale;
+            let mut logits = Tensor::einsum("bnhd,bkhd->bnkh", &[&keys, &q], None::<&[i64]>) * scale;
             if let Some(active) = active {
                 let inactive = active.logical_not().view([b, 1, k, 1]);
                 logits = logits.masked_fill(&inactive, f64::NEG_INFINITY);
             }
-            let attn = logits
-                .reshape([b, n, k * h])
-                .softmax(-1, Kind::Float)
-                .reshape([b, n, k, h]);
+            let attn = logits.reshape([b, n, k * h]).softmax(-1, Kind::Float).reshape([b, n, k, h]);
             let weights = match self.config.renormalization {
                 Renormalization::EpsInside => {
                     let a = &attn + self.config.eps;
                     &a / a.sum_dim_intlist(1, true, Kind::Float)
                 }
-                Renormalization::EpsOutside => {
-                    &attn / (attn.sum_dim_intlist(1, true, Kind::Float) + self.config.eps)
-                }
+                Renormalization::EpsOutside => &attn / (attn.sum_dim_intlist(1, true, Kind::Float) + self.config.eps),
             };
-            let updates = Tensor::einsum("bnkh,bnhd->bkhd", &[&weights, &values], None::<&[i64]>)
-                .reshape([b, k, d]);
-            let hidden = if self.config.gru_hidden_normalized {
-                normed
-            } else {
-                prev
-            };
-            slots = self
-                .gru
-                .step(&updates.reshape([b * k, d]), &hidden.reshape([b * k, d]))
-                .view([b, k, d]);
+            let updates = Tensor::einsum("bnkh,bnhd->bkhd", &[&weights, &values], None::<&[i64]>).reshape([b, k, d]);
+            let hidden = if self.config.gru_hidden_normalized { normed } else { prev };
+            slots = self.gru.step(&updates.reshape([b * k, d]), &hidden.reshape([b * k, d])).view([b, k, d]);
             if let Some((norm, mlp)) = &self.mlp {
                 slots = &slots + mlp.forward(&norm.forward(&slots));
             }
@@ -166,21 +140,18 @@ pub enum InitInput<'a> {
 impl SlotInit {
     pub fn new(vs: nn::Path, config: &SlotInitConfig, num_slots: i64, dim: i64) -> Self {
         let bound = (6.0 / (1 + dim) as f64).sqrt();
-        let xavier = nn::Init::Uniform {
-            lo: -bound,
-            up: bound,
-        };
+        let xavier = nn::Init::Uniform { lo: -bound, up: bound };
         match config {
             SlotInitConfig::Gaussian => SlotInit::Gaussian {
                 mu: vs.var("mu", &[1, 1, dim], xavier),
                 log_sigma: vs.var("log_sigma", &[1, 1, dim], xavier),
             },
-            SlotInitConfig::LearnedQueries => SlotInit::LearnedQueries {
-                queries: vs.var("queries", &[num_slots, dim], xavier),
-            },
-            SlotInitConfig::Conditional { hidden } => SlotInit::Conditional {
-                mlp: Mlp::new(&vs / "mlp", 4, *hidden, dim),
-            },
+            SlotInitConfig::LearnedQueries => {
+                SlotInit::LearnedQueries { queries: vs.var("queries", &[num_slots, dim], xavier) }
+            }
+            SlotInitConfig::Conditional { hidden } => {
+                SlotInit::Conditional { mlp: Mlp::new(&vs / "mlp", 4, *hidden, dim) }
+            }
         }
     }
 
@@ -197,8 +168,7 @@ impl SlotInit {
         };
         match (self, input) {
             (SlotInit::Gaussian { mu, log_sigma }, InitInput::Seed(seed)) => {
-                let noise =
-                    seeded_normal(seed, [batch, num_slots, mu.size()[2]]).to_device(mu.device());
+                let noise = seeded_normal(seed, [batch, num_slots, mu.size()[2]]).to_device(mu.device());
                 Ok(mu + log_sigma.exp() * noise)
             }
             (SlotInit::Gaussian { mu, log_sigma }, InitInput::Noise(noise)) => {
@@ -213,12 +183,8 @@ impl SlotInit {
                 check(boxes, 4, "boxes")?;
                 Ok(mlp.forward(boxes))
             }
-            (SlotInit::Gaussian { .. }, _) => {
-                Err(Error::invalid("the Gaussian initialiser needs noise"))
-            }
-            (SlotInit::Conditional { .. }, _) => {
-                Err(Error::invalid("the conditional initialiser needs boxes"))
-            }
+            (SlotInit::Gaussian { .. }, _) => Err(Error::invalid("the Gaussian initialiser needs noise")),
+            (SlotInit::Conditional { .. }, _) => Err(Error::invalid("the conditional initialiser needs boxes")),
         }
     }
 
@@ -237,52 +203,20 @@ mod tests {
         let vs = nn::VarStore::new(Device::Cpu);
         let gaussian = SlotInit::new(vs.root() / "g", &SlotInitConfig::Gaussian, 3, 8);
         let noise = Tensor::zeros([2, 3, 8], (Kind::Float, Device::Cpu));
-        assert_eq!(
-            gaussian
-                .slots(2, 3, InitInput::Noise(&noise))
-                .unwrap()
-                .size(),
-            [2, 3, 8]
-        );
+        assert_eq!(gaussian.slots(2, 3, InitInput::Noise(&noise)).unwrap().size(), [2, 3, 8]);
         let a = gaussian.slots(2, 3, InitInput::Seed(7)).unwrap();
         let b = gaussian.slots(2, 3, InitInput::Seed(7)).unwrap();
         let c = gaussian.slots(2, 3, InitInput::Seed(8)).unwrap();
         assert!(a.equal(&b) && !a.equal(&c));
-        assert!(gaussian
-            .slots(2, 3, InitInput::None)
-            .unwrap_err()
-            .to_string()
-            .contains("needs noise"));
+        assert!(gaussian.slots(2, 3, InitInput::None).unwrap_err().to_string().contains("needs noise"));
         let short = Tensor::zeros([2, 2, 8], (Kind::Float, Device::Cpu));
-        assert!(gaussian
-            .slots(2, 3, InitInput::Noise(&short))
-            .unwrap_err()
-            .to_string()
-            .contains("[2, 3, 8]"));
-        let conditional = SlotInit::new(
-            vs.root() / "c",
-            &SlotInitConfig::Conditional { hidden: 4 },
-            3,
-            8,
-        );
+        assert!(gaussian.slots(2, 3, InitInput::Noise(&short)).unwrap_err().to_string().contains("[2, 3, 8]"));
+        let conditional = SlotInit::new(vs.root() / "c", &SlotInitConfig::Conditional { hidden: 4 }, 3, 8);
         let boxes = Tensor::zeros([2, 3, 4], (Kind::Float, Device::Cpu));
-        assert_eq!(
-            conditional
-                .slots(2, 3, InitInput::Boxes(&boxes))
-                .unwrap()
-                .size(),
-            [2, 3, 8]
-        );
-        assert!(conditional
-            .slots(2, 3, InitInput::Noise(&noise))
-            .unwrap_err()
-            .to_string()
-            .contains("needs boxes"));
+        assert_eq!(conditional.slots(2, 3, InitInput::Boxes(&boxes)).unwrap().size(), [2, 3, 8]);
+        assert!(conditional.slots(2, 3, InitInput::Noise(&noise)).unwrap_err().to_string().contains("needs boxes"));
         let queries = SlotInit::new(vs.root() / "q", &SlotInitConfig::LearnedQueries, 3, 8);
-        assert_eq!(
-            queries.slots(5, 3, InitInput::None).unwrap().size(),
-            [5, 3, 8]
-        );
+        assert_eq!(queries.slots(5, 3, InitInput::None).unwrap().size(), [5, 3, 8]);
     }
 }
 
@@ -295,10 +229,7 @@ mod noise_tests {
         let t = seeded_normal(42, [4, 100, 50]);
         let mean = t.mean(tch::Kind::Float).double_value(&[]);
         let std = t.std(true).double_value(&[]);
-        assert!(
-            mean.abs() < 0.02 && (std - 1.0).abs() < 0.02,
-            "mean {mean} std {std}"
-        );
+        assert!(mean.abs() < 0.02 && (std - 1.0).abs() < 0.02, "mean {mean} std {std}");
         assert!(t.equal(&seeded_normal(42, [4, 100, 50])));
     }
 }

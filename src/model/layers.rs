@@ -18,10 +18,7 @@ pub struct GruCell {
 impl GruCell {
     pub fn new(vs: nn::Path, input: i64, hidden: i64) -> Self {
         let bound = 1.0 / (hidden as f64).sqrt();
-        let init = nn::Init::Uniform {
-            lo: -bound,
-            up: bound,
-        };
+        let init = nn::Init::Uniform { lo: -bound, up: bound };
         GruCell {
             weight_ih: vs.var("weight_ih", &[3 * hidden, input], init),
             weight_hh: vs.var("weight_hh", &[3 * hidden, hidden], init),
@@ -32,12 +29,8 @@ impl GruCell {
 
     /// One step: input [.., I], hidden [.., H] -> new hidden [.., H].
     pub fn step(&self, input: &Tensor, hidden: &Tensor) -> Tensor {
-        let gi = input
-            .linear(&self.weight_ih, Some(&self.bias_ih))
-            .chunk(3, -1);
-        let gh = hidden
-            .linear(&self.weight_hh, Some(&self.bias_hh))
-            .chunk(3, -1);
+        let gi = input.linear(&self.weight_ih, Some(&self.bias_ih)).chunk(3, -1);
+        let gh = hidden.linear(&self.weight_hh, Some(&self.bias_hh)).chunk(3, -1);
         let r = (&gi[0] + &gh[0]).sigmoid();
         let z = (&gi[1] + &gh[1]).sigmoid();
         let n = (&gi[2] + &r * &gh[2]).tanh();
@@ -114,14 +107,7 @@ impl MultiheadAttention {
     pub fn new(vs: nn::Path, dim: i64, heads: i64) -> Self {
         let bound = (6.0 / (dim + 3 * dim) as f64).sqrt(); // xavier_uniform, as PyTorch
         MultiheadAttention {
-            in_proj_weight: vs.var(
-                "in_proj_weight",
-                &[3 * dim, dim],
-                nn::Init::Uniform {
-                    lo: -bound,
-                    up: bound,
-                },
-            ),
+            in_proj_weight: vs.var("in_proj_weight", &[3 * dim, dim], nn::Init::Uniform { lo: -bound, up: bound }),
             in_proj_bias: vs.zeros("in_proj_bias", &[3 * dim]),
             out_proj: nn::linear(&vs / "out_proj", dim, dim, Default::default()),
             heads,
@@ -143,10 +129,7 @@ impl MultiheadAttention {
         let scale = ((e / h) as f64).powf(-0.5);
         let attn = (q.matmul(&k.transpose(-2, -1)) * scale).softmax(-1, tch::Kind::Float);
         let out = attn.matmul(&v).transpose(1, 2).reshape([b, nq, e]);
-        (
-            self.out_proj.forward(&out),
-            attn.mean_dim(1, false, tch::Kind::Float),
-        )
+        (self.out_proj.forward(&out), attn.mean_dim(1, false, tch::Kind::Float))
     }
 }
 

@@ -57,11 +57,7 @@ impl SlotModel {
 
     /// As `new`; files the config names (a TorchScript encoder) are
     /// resolved against `base_dir`, the bundle's directory.
-    pub fn with_base_dir(
-        config: &ModelConfig,
-        device: Device,
-        base_dir: Option<&std::path::Path>,
-    ) -> Result<Self> {
+    pub fn with_base_dir(config: &ModelConfig, device: Device, base_dir: Option<&std::path::Path>) -> Result<Self> {
         config.validate()?;
         let vs = nn::VarStore::new(device);
         let root = vs.root();
@@ -69,31 +65,13 @@ impl SlotModel {
         let g = &config.grouping;
         let grouping = SlotAttention::new(&root / "grouping", g, encoder.token_dim());
         let init = SlotInit::new(&root / "init", &config.init, g.num_slots, g.slot_dim);
-        let predictor = config.predictor.as_ref().map(|pr| {
-            TransformerBlock::new(
-                &root / "predictor",
-                g.slot_dim,
-                pr.heads,
-                pr.ff_dim,
-                pr.pre_norm,
-            )
-        });
-        let decoder = Decoder::new(
-            &root / "decoder",
-            &config.decoder,
-            g.slot_dim,
-            encoder.grid(),
-            encoder.feature_dim(),
-        );
-        Ok(SlotModel {
-            config: config.clone(),
-            vs,
-            encoder,
-            grouping,
-            init,
-            predictor,
-            decoder,
-        })
+        let predictor = config
+            .predictor
+            .as_ref()
+            .map(|pr| TransformerBlock::new(&root / "predictor", g.slot_dim, pr.heads, pr.ff_dim, pr.pre_norm));
+        let decoder =
+            Decoder::new(&root / "decoder", &config.decoder, g.slot_dim, encoder.grid(), encoder.feature_dim());
+        Ok(SlotModel { config: config.clone(), vs, encoder, grouping, init, predictor, decoder })
     }
 
     pub fn num_slots(&self) -> i64 {
@@ -117,14 +95,8 @@ impl SlotModel {
     pub fn normalize(&self, images01: &Tensor) -> Tensor {
         let p = &self.config.preprocess;
         let opts = (Kind::Float, images01.device());
-        let mean = Tensor::from_slice(&p.mean)
-            .to_kind(Kind::Float)
-            .to_device(opts.1)
-            .view([1, 3, 1, 1]);
-        let std = Tensor::from_slice(&p.std)
-            .to_kind(Kind::Float)
-            .to_device(opts.1)
-            .view([1, 3, 1, 1]);
+        let mean = Tensor::from_slice(&p.mean).to_kind(Kind::Float).to_device(opts.1).view([1, 3, 1, 1]);
+        let std = Tensor::from_slice(&p.std).to_kind(Kind::Float).to_device(opts.1).view([1, 3, 1, 1]);
         (images01 - mean) / std
     }
 
@@ -149,11 +121,7 @@ impl SlotModel {
     pub fn step(&self, images: &Tensor, init: &Tensor, first_frame: bool) -> Result<StepOutput> {
         let Encoded { features, tokens } = self.encode(images)?;
         let g = &self.config.grouping;
-        let iterations = if first_frame {
-            g.iters_first
-        } else {
-            g.iters_later
-        };
+        let iterations = if first_frame { g.iters_first } else { g.iters_later };
         let mut grouped = self.grouping.forward(&tokens, init, iterations, None);
         let (h, w) = self.mask_grid();
         let (b, k, _) = grouped.slots.size3().expect("slots [B, K, D]");
@@ -162,12 +130,8 @@ impl SlotModel {
             Some(dias) => {
                 let last = grouped.attention.last().expect("at least one iteration");
                 let active = dias::active_slots(&grouped.slots, last, dias);
-                let again = self
-                    .grouping
-                    .forward(&tokens, &grouped.slots, 1, Some(&active));
-                grouped.slots = grouped
-                    .slots
-                    .where_self(&active.logical_not().unsqueeze(-1), &again.slots);
+                let again = self.grouping.forward(&tokens, &grouped.slots, 1, Some(&active));
+                grouped.slots = grouped.slots.where_self(&active.logical_not().unsqueeze(-1), &again.slots);
                 grouped.attention.extend(again.attention);
                 active
             }
@@ -190,12 +154,7 @@ impl SlotModel {
     }
 
     /// `step` plus the decoder's masks and reconstruction.
-    pub fn step_decoded(
-        &self,
-        images: &Tensor,
-        init: &Tensor,
-        first_frame: bool,
-    ) -> Result<StepOutput> {
+    pub fn step_decoded(&self, images: &Tensor, init: &Tensor, first_frame: bool) -> Result<StepOutput> {
         let mut out = self.step(images, init, first_frame)?;
         let decoded = self.decode(&out.slots);
         out.decoder_masks = Some(decoded.masks);

@@ -35,9 +35,7 @@ impl FrameInit {
     pub fn absorb_dropped(self, dropped: FrameInit) -> FrameInit {
         match (dropped, self) {
             (dropped, FrameInit::Continue) => dropped,
-            (FrameInit::Start(_), FrameInit::ContinueFrom(slots)) => {
-                FrameInit::Start(EpisodeSeed::Slots(slots))
-            }
+            (FrameInit::Start(_), FrameInit::ContinueFrom(slots)) => FrameInit::Start(EpisodeSeed::Slots(slots)),
             (_, own) => own,
         }
     }
@@ -122,15 +120,10 @@ impl Carry {
 /// Checks a caller-supplied array of slots or boxes.
 pub(crate) fn check_values(values: &[f32], expected: usize, what: &str) -> Result<()> {
     if values.len() != expected {
-        return Err(Error::invalid(format!(
-            "{what} has {} values, the model needs {expected}",
-            values.len()
-        )));
+        return Err(Error::invalid(format!("{what} has {} values, the model needs {expected}", values.len())));
     }
     if values.iter().any(|v| !v.is_finite()) {
-        return Err(Error::invalid(format!(
-            "{what} contains NaN or infinite values"
-        )));
+        return Err(Error::invalid(format!("{what} contains NaN or infinite values")));
     }
     Ok(())
 }
@@ -147,11 +140,7 @@ mod tests {
         c.record_frame(false, &[1, 0, 1]);
         assert_eq!(c.slot_ids, [0, 1, 2]);
         c.record_frame(false, &[1, 1, 1]);
-        assert_eq!(
-            c.slot_ids,
-            [0, 3, 2],
-            "a slot that comes back holds a new object"
-        );
+        assert_eq!(c.slot_ids, [0, 3, 2], "a slot that comes back holds a new object");
         c.record_frame(true, &[1, 1, 1]);
         assert_eq!(c.slot_ids, [4, 5, 6]);
         assert_eq!((c.episodes, c.frames), (2, 4));
@@ -162,14 +151,8 @@ mod tests {
         let start = FrameInit::Start(EpisodeSeed::Default);
         assert_eq!(FrameInit::Continue.absorb_dropped(start.clone()), start);
         let from = FrameInit::ContinueFrom(vec![1.0]);
-        assert_eq!(
-            from.absorb_dropped(start),
-            FrameInit::Start(EpisodeSeed::Slots(vec![1.0]))
-        );
-        assert_eq!(
-            FrameInit::Continue.absorb_dropped(FrameInit::Continue),
-            FrameInit::Continue
-        );
+        assert_eq!(from.absorb_dropped(start), FrameInit::Start(EpisodeSeed::Slots(vec![1.0])));
+        assert_eq!(FrameInit::Continue.absorb_dropped(FrameInit::Continue), FrameInit::Continue);
     }
 
     #[test]

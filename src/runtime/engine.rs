@@ -42,11 +42,7 @@ impl EngineConfig {
 /// Steps every job; frames that start an episode and frames that continue
 /// one run as two passes (they use different iteration counts). Returns the
 /// time spent. On error no carry or result has been changed.
-pub(crate) fn run(
-    model: &RuntimeModel,
-    config: &EngineConfig,
-    jobs: &mut [Job],
-) -> Result<Duration> {
+pub(crate) fn run(model: &RuntimeModel, config: &EngineConfig, jobs: &mut [Job]) -> Result<Duration> {
     let started = Instant::now();
     for job in jobs.iter_mut() {
         if !job.carry.started {
@@ -58,8 +54,7 @@ pub(crate) fn run(
             };
         }
     }
-    let (first, later): (Vec<usize>, Vec<usize>) =
-        (0..jobs.len()).partition(|&i| jobs[i].init.starts_episode());
+    let (first, later): (Vec<usize>, Vec<usize>) = (0..jobs.len()).partition(|&i| jobs[i].init.starts_episode());
     let outputs = tch::no_grad(|| -> Result<Vec<(Vec<usize>, Outputs)>> {
         let mut outputs = Vec::with_capacity(2);
         for (group, is_first) in [(first, true), (later, false)] {
@@ -81,13 +76,9 @@ pub(crate) fn run(
             r.reshape(k, d, mask_h, mask_w);
             let row = row as i64;
             out.slots.get(row).f_copy_data(&mut r.slots, k * d)?;
-            out.masks
-                .get(row)
-                .f_copy_data(&mut r.masks, k * mask_h * mask_w)?;
+            out.masks.get(row).f_copy_data(&mut r.masks, k * mask_h * mask_w)?;
             out.active.get(row).f_copy_data(&mut r.active, k)?;
-            out.next_init
-                .get(row)
-                .f_copy_data(&mut job.carry.next_init, k * d)?;
+            out.next_init.get(row).f_copy_data(&mut job.carry.next_init, k * d)?;
             r.set_label_size(job.label_size);
             if let Some((h, w)) = job.label_size {
                 label_map(&out.masks.get(row), h, w)?.f_copy_data(&mut r.labels, h * w)?;
@@ -112,62 +103,37 @@ struct Outputs {
     next_init: Tensor,
 }
 
-fn forward(
-    model: &RuntimeModel,
-    config: &EngineConfig,
-    jobs: &[Job],
-    group: &[usize],
-    first: bool,
-) -> Result<Outputs> {
+fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], group: &[usize], first: bool) -> Result<Outputs> {
     let m = model.slot_model();
     let info = model.info();
-    let (h, w, k, d) = (
-        info.input_height as i64,
-        info.input_width as i64,
-        info.num_slots as i64,
-        info.slot_dim as i64,
-    );
+    let (h, w, k, d) = (info.input_height as i64, info.input_width as i64, info.num_slots as i64, info.slot_dim as i64);
     let device = m.device();
     let mut pixels = Vec::with_capacity(group.len() * (3 * h * w) as usize);
     for &i in group {
         pixels.extend_from_slice(jobs[i].input);
     }
-    let images = Tensor::f_from_slice(&pixels)?
-        .view([group.len() as i64, 3, h, w])
-        .to_device(device);
+    let images = Tensor::f_from_slice(&pixels)?.view([group.len() as i64, 3, h, w]).to_device(device);
     let init = if first {
         let mut inits = Vec::with_capacity(group.len());
         for &i in group {
             let job = &jobs[i];
-            let FrameInit::Start(seed) = &job.init else {
-                unreachable!("first-frame group")
-            };
+            let FrameInit::Start(seed) = &job.init else { unreachable!("first-frame group") };
             inits.push(match seed {
                 EpisodeSeed::Default => match info.init {
                     InitKind::Gaussian => {
-                        let seed = episode_seed(
-                            config.session_seed,
-                            job.carry.stream_key,
-                            job.carry.next_episode(),
-                        );
+                        let seed = episode_seed(config.session_seed, job.carry.stream_key, job.carry.next_episode());
                         m.init_slots(1, InitInput::Seed(seed))?
                     }
                     InitKind::LearnedQueries => m.init_slots(1, InitInput::None)?,
                     InitKind::Conditional => {
-                        return Err(Error::invalid(
-                            "a conditional model needs first-frame boxes (seed_boxes)",
-                        ))
+                        return Err(Error::invalid("a conditional model needs first-frame boxes (seed_boxes)"))
                     }
                 },
                 EpisodeSeed::Boxes(boxes) => {
-                    let boxes = Tensor::f_from_slice(boxes)?
-                        .view([1, k, 4])
-                        .to_device(device);
+                    let boxes = Tensor::f_from_slice(boxes)?.view([1, k, 4]).to_device(device);
                     m.init_slots(1, InitInput::Boxes(&boxes))?
                 }
-                EpisodeSeed::Slots(slots) => Tensor::f_from_slice(slots)?
-                    .view([1, k, d])
-                    .to_device(device),
+                EpisodeSeed::Slots(slots) => Tensor::f_from_slice(slots)?.view([1, k, d]).to_device(device),
             });
         }
         Tensor::f_cat(&inits, 0)?
@@ -179,9 +145,7 @@ fn forward(
                 _ => carried.extend_from_slice(&jobs[i].carry.next_init),
             }
         }
-        Tensor::f_from_slice(&carried)?
-            .view([group.len() as i64, k, d])
-            .to_device(device)
+        Tensor::f_from_slice(&carried)?.view([group.len() as i64, k, d]).to_device(device)
     };
     let out = m.step(&images, &init, first)?;
     let masks = match config.mask_source {

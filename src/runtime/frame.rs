@@ -41,11 +41,7 @@ impl PixelFormat {
 
     /// Bytes a frame of this format and geometry must provide.
     pub fn required_bytes(self, width: usize, height: usize, stride: usize) -> usize {
-        let rows = if self == PixelFormat::F32Chw {
-            3 * height
-        } else {
-            height
-        };
+        let rows = if self == PixelFormat::F32Chw { 3 * height } else { height };
         (rows - 1) * stride + width * self.bytes_per_pixel()
     }
 }
@@ -68,23 +64,13 @@ pub struct Frame<'a> {
 impl<'a> Frame<'a> {
     /// A tightly packed frame (stride = width * bytes per pixel).
     pub fn packed(data: &'a [u8], width: usize, height: usize, format: PixelFormat) -> Self {
-        Frame {
-            data,
-            width,
-            height,
-            stride: width * format.bytes_per_pixel(),
-            format,
-            timestamp_ns: 0,
-            tag: 0,
-        }
+        Frame { data, width, height, stride: width * format.bytes_per_pixel(), format, timestamp_ns: 0, tag: 0 }
     }
 
     /// Checks the geometry against the data; errors name the field.
     pub fn validate(&self) -> Result<()> {
         check_geometry(self.width, self.height, self.stride, self.format)?;
-        let needed = self
-            .format
-            .required_bytes(self.width, self.height, self.stride);
+        let needed = self.format.required_bytes(self.width, self.height, self.stride);
         if self.data.len() < needed {
             return Err(Error::invalid(format!(
                 "frame data holds {} bytes, a {}x{} {:?} frame with stride {} needs {needed}",
@@ -100,17 +86,10 @@ impl<'a> Frame<'a> {
 }
 
 /// Checks sizes before any pointer is turned into a slice.
-pub fn check_geometry(
-    width: usize,
-    height: usize,
-    stride: usize,
-    format: PixelFormat,
-) -> Result<()> {
+pub fn check_geometry(width: usize, height: usize, stride: usize, format: PixelFormat) -> Result<()> {
     for (name, side) in [("width", width), ("height", height)] {
         if side == 0 || side > MAX_FRAME_SIDE {
-            return Err(Error::invalid(format!(
-                "frame {name} is {side}, must be in 1..={MAX_FRAME_SIDE}"
-            )));
+            return Err(Error::invalid(format!("frame {name} is {side}, must be in 1..={MAX_FRAME_SIDE}")));
         }
     }
     let row = width * format.bytes_per_pixel();
@@ -121,9 +100,7 @@ pub fn check_geometry(
         )));
     }
     if stride > isize::MAX as usize / (3 * height) {
-        return Err(Error::invalid(format!(
-            "frame stride {stride} is too large"
-        )));
+        return Err(Error::invalid(format!("frame stride {stride} is too large")));
     }
     Ok(())
 }
@@ -134,11 +111,7 @@ pub fn check_geometry(
 pub fn convert_into(frame: &Frame, pre: &PreprocessConfig, dst: &mut [f32]) -> Result<()> {
     frame.validate()?;
     let (out_h, out_w) = (pre.height as usize, pre.width as usize);
-    assert_eq!(
-        dst.len(),
-        3 * out_h * out_w,
-        "input slot sized for the model"
-    );
+    assert_eq!(dst.len(), 3 * out_h * out_w, "input slot sized for the model");
     let swap = pre.channel_order == ChannelOrder::Bgr;
     let scale: [f32; 3] = std::array::from_fn(|c| {
         let c = if swap { 2 - c } else { c };
@@ -160,31 +133,15 @@ pub fn convert_into(frame: &Frame, pre: &PreprocessConfig, dst: &mut [f32]) -> R
     };
     let data = frame.data;
     let stride = frame.stride;
-    let u8_at = |x: usize, y: usize, c: usize| {
-        data[y * stride + x * frame.format.bytes_per_pixel() + c] as f32
-    };
+    let u8_at = |x: usize, y: usize, c: usize| data[y * stride + x * frame.format.bytes_per_pixel() + c] as f32;
     const INV255: f32 = 1.0 / 255.0;
     match frame.format {
-        PixelFormat::Rgb8 | PixelFormat::Rgba8 => sampler.run(
-            |x, y| {
-                [
-                    u8_at(x, y, 0) * INV255,
-                    u8_at(x, y, 1) * INV255,
-                    u8_at(x, y, 2) * INV255,
-                ]
-            },
-            &mut write,
-        ),
-        PixelFormat::Bgr8 | PixelFormat::Bgra8 => sampler.run(
-            |x, y| {
-                [
-                    u8_at(x, y, 2) * INV255,
-                    u8_at(x, y, 1) * INV255,
-                    u8_at(x, y, 0) * INV255,
-                ]
-            },
-            &mut write,
-        ),
+        PixelFormat::Rgb8 | PixelFormat::Rgba8 => {
+            sampler.run(|x, y| [u8_at(x, y, 0) * INV255, u8_at(x, y, 1) * INV255, u8_at(x, y, 2) * INV255], &mut write)
+        }
+        PixelFormat::Bgr8 | PixelFormat::Bgra8 => {
+            sampler.run(|x, y| [u8_at(x, y, 2) * INV255, u8_at(x, y, 1) * INV255, u8_at(x, y, 0) * INV255], &mut write)
+        }
         PixelFormat::Gray8 => sampler.run(
             |x, y| {
                 let v = u8_at(x, y, 0) * INV255;
@@ -198,10 +155,7 @@ pub fn convert_into(frame: &Frame, pre: &PreprocessConfig, dst: &mut [f32]) -> R
                 let at = c * plane + y * stride + 4 * x;
                 f32::from_ne_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
             };
-            sampler.run(
-                |x, y| [f32_at(x, y, 0), f32_at(x, y, 1), f32_at(x, y, 2)],
-                &mut write,
-            )
+            sampler.run(|x, y| [f32_at(x, y, 0), f32_at(x, y, 1), f32_at(x, y, 2)], &mut write)
         }
     }
     if !finite {
@@ -223,20 +177,10 @@ struct Sampler {
 
 impl Sampler {
     fn new(in_w: usize, in_h: usize, out_w: usize, out_h: usize, mode: ResizeMode) -> Self {
-        Sampler {
-            in_w,
-            in_h,
-            out_w,
-            out_h,
-            mode,
-        }
+        Sampler { in_w, in_h, out_w, out_h, mode }
     }
 
-    fn run(
-        &self,
-        pixel: impl Fn(usize, usize) -> [f32; 3],
-        write: &mut impl FnMut(usize, usize, [f32; 3]),
-    ) {
+    fn run(&self, pixel: impl Fn(usize, usize) -> [f32; 3], write: &mut impl FnMut(usize, usize, [f32; 3])) {
         if self.in_w == self.out_w && self.in_h == self.out_h {
             for y in 0..self.out_h {
                 for x in 0..self.out_w {
@@ -260,8 +204,7 @@ impl Sampler {
                     let (y0, y1, fy) = linear_taps(oy, self.in_h, self.out_h);
                     for ox in 0..self.out_w {
                         let (x0, x1, fx) = linear_taps(ox, self.in_w, self.out_w);
-                        let (a, b, c, d) =
-                            (pixel(x0, y0), pixel(x1, y0), pixel(x0, y1), pixel(x1, y1));
+                        let (a, b, c, d) = (pixel(x0, y0), pixel(x1, y0), pixel(x0, y1), pixel(x1, y1));
                         let v = std::array::from_fn(|k| {
                             let top = a[k] + (b[k] - a[k]) * fx;
                             let bottom = c[k] + (d[k] - c[k]) * fx;
@@ -332,11 +275,8 @@ mod tests {
 
     /// The torch computation the runtime must match.
     fn torch_reference(rgb: &[u8], w: usize, h: usize, pre: &PreprocessConfig) -> Vec<f32> {
-        let img = Tensor::from_slice(rgb)
-            .view([1, h as i64, w as i64, 3])
-            .permute([0, 3, 1, 2])
-            .to_kind(Kind::Float)
-            / 255.0;
+        let img =
+            Tensor::from_slice(rgb).view([1, h as i64, w as i64, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float) / 255.0;
         let size = [pre.height, pre.width];
         let resized = if (h as i64, w as i64) == (pre.height, pre.width) {
             img
@@ -347,20 +287,13 @@ mod tests {
                 ResizeMode::Area => img.adaptive_avg_pool2d(size),
             }
         };
-        let mean = Tensor::from_slice(&pre.mean)
-            .to_kind(Kind::Float)
-            .view([1, 3, 1, 1]);
-        let std = Tensor::from_slice(&pre.std)
-            .to_kind(Kind::Float)
-            .view([1, 3, 1, 1]);
+        let mean = Tensor::from_slice(&pre.mean).to_kind(Kind::Float).view([1, 3, 1, 1]);
+        let std = Tensor::from_slice(&pre.std).to_kind(Kind::Float).view([1, 3, 1, 1]);
         Vec::try_from(((resized - mean) / std).flatten(0, -1)).unwrap()
     }
 
     fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
 
     #[test]
@@ -370,12 +303,7 @@ mod tests {
                 let pre = preprocess(64, 64, mode);
                 let rgb = ramp_rgb(w, h);
                 let mut dst = vec![0f32; 3 * 64 * 64];
-                convert_into(
-                    &Frame::packed(&rgb, w, h, PixelFormat::Rgb8),
-                    &pre,
-                    &mut dst,
-                )
-                .unwrap();
+                convert_into(&Frame::packed(&rgb, w, h, PixelFormat::Rgb8), &pre, &mut dst).unwrap();
                 let diff = max_diff(&dst, &torch_reference(&rgb, w, h, &pre));
                 assert!(diff < 1e-4, "{w}x{h} {mode:?}: max diff {diff}");
             }
@@ -389,15 +317,7 @@ mod tests {
         let pre = preprocess(16, 16, ResizeMode::Bilinear);
         let convert = |data: &[u8], format: PixelFormat, stride: usize| {
             let mut dst = vec![0f32; 3 * 16 * 16];
-            let frame = Frame {
-                data,
-                width: w,
-                height: h,
-                stride,
-                format,
-                timestamp_ns: 0,
-                tag: 0,
-            };
+            let frame = Frame { data, width: w, height: h, stride, format, timestamp_ns: 0, tag: 0 };
             convert_into(&frame, &pre, &mut dst).unwrap();
             dst
         };
@@ -424,12 +344,7 @@ mod tests {
         assert!(max_diff(&want, &convert(&planes, PixelFormat::F32Chw, w * 4 + 4)) < 1e-5);
         let gray: Vec<u8> = (0..w * h).map(|i| px(i)[1]).collect();
         let grey_rgb: Vec<u8> = gray.iter().flat_map(|&g| [g, g, g]).collect();
-        assert!(
-            max_diff(
-                &convert(&gray, PixelFormat::Gray8, w),
-                &convert(&grey_rgb, PixelFormat::Rgb8, w * 3)
-            ) < 1e-6
-        );
+        assert!(max_diff(&convert(&gray, PixelFormat::Gray8, w), &convert(&grey_rgb, PixelFormat::Rgb8, w * 3)) < 1e-6);
     }
 
     #[test]
@@ -437,24 +352,14 @@ mod tests {
         let pre = preprocess(8, 8, ResizeMode::Bilinear);
         let mut dst = vec![0f32; 3 * 64];
         let data = vec![0u8; 100];
-        let frame = |w, h, stride, format| Frame {
-            data: &data,
-            width: w,
-            height: h,
-            stride,
-            format,
-            timestamp_ns: 0,
-            tag: 0,
-        };
+        let frame =
+            |w, h, stride, format| Frame { data: &data, width: w, height: h, stride, format, timestamp_ns: 0, tag: 0 };
         for (f, what) in [
             (frame(0, 4, 12, PixelFormat::Rgb8), "width"),
             (frame(4, 0, 12, PixelFormat::Rgb8), "height"),
             (frame(4, 4, 11, PixelFormat::Rgb8), "stride"),
             (frame(8, 8, 24, PixelFormat::Rgb8), "bytes"),
-            (
-                frame(MAX_FRAME_SIDE + 1, 1, 1 << 20, PixelFormat::Gray8),
-                "width",
-            ),
+            (frame(MAX_FRAME_SIDE + 1, 1, 1 << 20, PixelFormat::Gray8), "width"),
         ] {
             let err = convert_into(&f, &pre, &mut dst).unwrap_err().to_string();
             assert!(err.contains(what), "{err}");
@@ -462,9 +367,6 @@ mod tests {
         let mut nan = vec![0u8; 3 * 4 * 4 * 4];
         nan[8..12].copy_from_slice(&f32::NAN.to_ne_bytes());
         let f = Frame::packed(&nan, 4, 4, PixelFormat::F32Chw);
-        assert!(convert_into(&f, &pre, &mut dst)
-            .unwrap_err()
-            .to_string()
-            .contains("NaN"));
+        assert!(convert_into(&f, &pre, &mut dst).unwrap_err().to_string().contains("NaN"));
     }
 }

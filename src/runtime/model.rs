@@ -20,10 +20,7 @@ pub struct ModelOptions {
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        ModelOptions {
-            device: Device::Cpu,
-            threads: 0,
-        }
+        ModelOptions { device: Device::Cpu, threads: 0 }
     }
 }
 
@@ -117,9 +114,7 @@ fn check_device(device: Device) -> Result<()> {
     if let Device::Cuda(index) = device {
         let count = crate::device::cuda_device_count();
         if index >= count {
-            return Err(Error::DeviceUnavailable(format!(
-                "cuda:{index} requested, {count} CUDA devices available"
-            )));
+            return Err(Error::DeviceUnavailable(format!("cuda:{index} requested, {count} CUDA devices available")));
         }
     }
     Ok(())
@@ -129,10 +124,7 @@ fn info_of(model: &SlotModel) -> Result<ModelInfo> {
     let c = &model.config;
     // The decoder's mask size is whatever it produces: ask it once.
     let (mask_height, mask_width) = tch::no_grad(|| -> Result<(i64, i64)> {
-        let slots = tch::Tensor::zeros(
-            [1, model.num_slots(), model.slot_dim()],
-            (tch::Kind::Float, model.device()),
-        );
+        let slots = tch::Tensor::zeros([1, model.num_slots(), model.slot_dim()], (tch::Kind::Float, model.device()));
         let (_, _, h, w) = model.decode(&slots).masks.size4()?;
         Ok((h, w))
     })?;

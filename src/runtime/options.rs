@@ -74,22 +74,13 @@ pub const MAX_WAIT: Duration = Duration::from_secs(1);
 impl SessionOptions {
     pub fn validate(&self) -> Result<()> {
         if !(1..=MAX_BATCH).contains(&self.max_batch) {
-            return Err(Error::invalid(format!(
-                "max_batch is {}, must be in 1..={MAX_BATCH}",
-                self.max_batch
-            )));
+            return Err(Error::invalid(format!("max_batch is {}, must be in 1..={MAX_BATCH}", self.max_batch)));
         }
         if !(1..=MAX_BATCH).contains(&self.queue_depth) {
-            return Err(Error::invalid(format!(
-                "queue_depth is {}, must be in 1..={MAX_BATCH}",
-                self.queue_depth
-            )));
+            return Err(Error::invalid(format!("queue_depth is {}, must be in 1..={MAX_BATCH}", self.queue_depth)));
         }
         if self.max_wait > MAX_WAIT {
-            return Err(Error::invalid(format!(
-                "max_wait is {:?}, must be at most {MAX_WAIT:?}",
-                self.max_wait
-            )));
+            return Err(Error::invalid(format!("max_wait is {:?}, must be at most {MAX_WAIT:?}", self.max_wait)));
         }
         Ok(())
     }

@@ -45,25 +45,14 @@ pub struct FrameResult {
 
 impl FrameResult {
     /// A result sized for K slots of D dims and masks of h x w.
-    pub fn with_shape(
-        num_slots: usize,
-        slot_dim: usize,
-        mask_height: usize,
-        mask_width: usize,
-    ) -> Self {
+    pub fn with_shape(num_slots: usize, slot_dim: usize, mask_height: usize, mask_width: usize) -> Self {
         let mut r = FrameResult::default();
         r.reshape(num_slots, slot_dim, mask_height, mask_width);
         r
     }
 
     /// Resizes the buffers (a no-op, without allocation, when they fit).
-    pub fn reshape(
-        &mut self,
-        num_slots: usize,
-        slot_dim: usize,
-        mask_height: usize,
-        mask_width: usize,
-    ) {
+    pub fn reshape(&mut self, num_slots: usize, slot_dim: usize, mask_height: usize, mask_width: usize) {
         self.num_slots = num_slots;
         self.slot_dim = slot_dim;
         self.mask_height = mask_height;

@@ -93,15 +93,8 @@ pub struct Session {
 impl Session {
     pub fn new(model: Arc<RuntimeModel>, options: SessionOptions) -> Result<Session> {
         options.validate()?;
-        let session_seed = if options.deterministic {
-            options.seed
-        } else {
-            rand::random()
-        };
-        let engine = EngineConfig {
-            session_seed,
-            mask_source: options.mask_source,
-        };
+        let session_seed = if options.deterministic { options.seed } else { rand::random() };
+        let engine = EngineConfig { session_seed, mask_source: options.mask_source };
         let shared = Arc::new(Shared {
             model,
             options,
@@ -128,10 +121,7 @@ impl Session {
             .spawn(move || worker_loop(&for_worker))
             .map_err(|e| Error::Internal(format!("cannot start the worker thread: {e}")))?;
         *shared.worker_thread.lock() = Some(worker.thread().id());
-        Ok(Session {
-            shared,
-            worker: Mutex::new(Some(worker)),
-        })
+        Ok(Session { shared, worker: Mutex::new(Some(worker)) })
     }
 
     pub fn model(&self) -> &Arc<RuntimeModel> {
@@ -187,12 +177,7 @@ impl Session {
     /// their slots between calls); `reset[i]` starts lane i's episode fresh
     /// at this frame (gymnasium autoreset: set it on an episode's first
     /// observation). Nothing changes when any frame is invalid.
-    pub fn step(
-        &self,
-        frames: &[Frame],
-        reset: &[bool],
-        results: &mut [FrameResult],
-    ) -> Result<()> {
+    pub fn step(&self, frames: &[Frame], reset: &[bool], results: &mut [FrameResult]) -> Result<()> {
         let shared = &self.shared;
         if frames.len() != reset.len() || frames.len() != results.len() {
             return Err(Error::invalid(format!(
@@ -219,10 +204,7 @@ impl Session {
         let input_len = 3 * info.input_height * info.input_width;
         while lanes.len() < frames.len() {
             let key = STEP_LANE_KEY + lanes.len() as u64;
-            lanes.push(Lane {
-                carry: Carry::new(key, info.num_slots, info.slot_dim),
-                input: vec![0.0; input_len],
-            });
+            lanes.push(Lane { carry: Carry::new(key, info.num_slots, info.slot_dim), input: vec![0.0; input_len] });
         }
         for (i, (frame, lane)) in frames.iter().zip(lanes.iter_mut()).enumerate() {
             convert_into(frame, &shared.model.config().preprocess, &mut lane.input)
@@ -235,11 +217,7 @@ impl Session {
             .zip(frames.iter().zip(reset))
             .map(|((lane, result), (frame, &reset))| Job {
                 input: &lane.input,
-                init: if reset {
-                    FrameInit::Start(EpisodeSeed::Default)
-                } else {
-                    FrameInit::Continue
-                },
+                init: if reset { FrameInit::Start(EpisodeSeed::Default) } else { FrameInit::Continue },
                 carry: &mut lane.carry,
                 result,
                 label_size: labels.then_some((frame.height, frame.width)),
@@ -326,9 +304,7 @@ fn warm_up(shared: &Shared) -> Result<()> {
         sizes.push(shared.options.max_batch);
     }
     for batch in sizes {
-        let mut carries: Vec<Carry> = (0..batch)
-            .map(|_| Carry::new(u64::MAX, info.num_slots, info.slot_dim))
-            .collect();
+        let mut carries: Vec<Carry> = (0..batch).map(|_| Carry::new(u64::MAX, info.num_slots, info.slot_dim)).collect();
         let mut results: Vec<FrameResult> = (0..batch).map(|_| FrameResult::default()).collect();
         for first in [true, false] {
             let mut jobs: Vec<Job> = carries
@@ -338,9 +314,7 @@ fn warm_up(shared: &Shared) -> Result<()> {
                     input: &input,
                     init: if first {
                         FrameInit::Start(match info.init {
-                            InitKind::Conditional => {
-                                EpisodeSeed::Boxes(vec![0.0; 4 * info.num_slots])
-                            }
+                            InitKind::Conditional => EpisodeSeed::Boxes(vec![0.0; 4 * info.num_slots]),
                             _ => EpisodeSeed::Default,
                         })
                     } else {
@@ -376,11 +350,7 @@ fn ready(stream: &StreamState, options: &SessionOptions) -> bool {
 
 fn worker_loop(shared: &Shared) {
     let options = &shared.options;
-    let max_batch = if options.deterministic {
-        1
-    } else {
-        options.max_batch
-    };
+    let max_batch = if options.deterministic { 1 } else { options.max_batch };
     let mut taken: Vec<Taken> = Vec::with_capacity(max_batch);
     let mut callbacks: Vec<(u64, ResultCallback, FrameResult)> = Vec::with_capacity(max_batch);
     loop {
@@ -390,12 +360,7 @@ fn worker_loop(shared: &Shared) {
             if state.closed {
                 return;
             }
-            let oldest = state
-                .streams
-                .values()
-                .filter(|s| ready(s, options))
-                .map(|s| s.frames[0].pushed)
-                .min();
+            let oldest = state.streams.values().filter(|s| ready(s, options)).map(|s| s.frames[0].pushed).min();
             if let Some(oldest) = oldest {
                 break oldest;
             }
@@ -403,9 +368,7 @@ fn worker_loop(shared: &Shared) {
         };
         if max_batch > 1 && !options.max_wait.is_zero() {
             let deadline = oldest + options.max_wait;
-            while state.streams.values().filter(|s| ready(s, options)).count() < max_batch
-                && !state.closed
-            {
+            while state.streams.values().filter(|s| ready(s, options)).count() < max_batch && !state.closed {
                 if shared.work.wait_until(&mut state, deadline).timed_out() {
                     break;
                 }
@@ -430,24 +393,17 @@ fn worker_loop(shared: &Shared) {
                     label_size: t.frame.label_size,
                 })
                 .collect();
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                engine::run(&shared.model, &shared.engine, &mut jobs)
-            }));
+            let outcome = catch_unwind(AssertUnwindSafe(|| engine::run(&shared.model, &shared.engine, &mut jobs)));
             let failure = match outcome {
                 Ok(Ok(_)) => None,
                 Ok(Err(e)) => Some(e),
-                Err(panic) => Some(Error::Internal(format!(
-                    "the model step panicked: {}",
-                    panic_message(&panic)
-                ))),
+                Err(panic) => Some(Error::Internal(format!("the model step panicked: {}", panic_message(&panic)))),
             };
             if failure.is_some() {
                 // Carries are untouched on failure; keep each frame's
                 // episode start so the stream's next frame inherits it.
-                let inits: Vec<FrameInit> = jobs
-                    .iter_mut()
-                    .map(|j| std::mem::replace(&mut j.init, FrameInit::Continue))
-                    .collect();
+                let inits: Vec<FrameInit> =
+                    jobs.iter_mut().map(|j| std::mem::replace(&mut j.init, FrameInit::Continue)).collect();
                 drop(jobs);
                 for (t, init) in taken.iter_mut().zip(inits) {
                     t.frame.init = init;
@@ -462,12 +418,7 @@ fn worker_loop(shared: &Shared) {
             state.counters.record_batch(taken.len());
         }
         for t in taken.drain(..) {
-            let Taken {
-                key,
-                mut frame,
-                carry,
-                mut result,
-            } = t;
+            let Taken { key, mut frame, carry, mut result } = t;
             let state = &mut *state;
             let Some(stream) = state.streams.get_mut(&key) else {
                 continue;
@@ -487,13 +438,11 @@ fn worker_loop(shared: &Shared) {
             if let Some(err) = &failure {
                 match stream.frames.front_mut() {
                     Some(next) => {
-                        next.init = std::mem::replace(&mut next.init, FrameInit::Continue)
-                            .absorb_dropped(init)
+                        next.init = std::mem::replace(&mut next.init, FrameInit::Continue).absorb_dropped(init)
                     }
                     None => {
                         stream.next_init =
-                            std::mem::replace(&mut stream.next_init, FrameInit::Continue)
-                                .absorb_dropped(init)
+                            std::mem::replace(&mut stream.next_init, FrameInit::Continue).absorb_dropped(init)
                     }
                 }
                 stream.failure = Some(clone_error(err));
@@ -541,12 +490,7 @@ fn worker_loop(shared: &Shared) {
     }
 }
 
-fn take_batch(
-    state: &mut State,
-    options: &SessionOptions,
-    max_batch: usize,
-    taken: &mut Vec<Taken>,
-) {
+fn take_batch(state: &mut State, options: &SessionOptions, max_batch: usize, taken: &mut Vec<Taken>) {
     let cursor = state.cursor;
     let keys: Vec<u64> = state
         .streams
@@ -563,12 +507,7 @@ fn take_batch(
         let result = stream.spare_results.pop().unwrap_or_default();
         stream.stats.queue_depth = stream.frames.len() as u64;
         state.cursor = key + 1;
-        taken.push(Taken {
-            key,
-            frame,
-            carry,
-            result,
-        });
+        taken.push(Taken { key, frame, carry, result });
     }
 }
 

@@ -61,11 +61,7 @@ pub(crate) struct LatencyWindow {
 
 impl LatencyWindow {
     pub fn new() -> Self {
-        LatencyWindow {
-            samples: vec![0; LATENCY_WINDOW],
-            next: 0,
-            filled: false,
-        }
+        LatencyWindow { samples: vec![0; LATENCY_WINDOW], next: 0, filled: false }
     }
 
     pub fn record(&mut self, us: u64) {
@@ -75,24 +71,14 @@ impl LatencyWindow {
     }
 
     pub fn summary(&self) -> LatencySummary {
-        let n = if self.filled {
-            LATENCY_WINDOW
-        } else {
-            self.next
-        };
+        let n = if self.filled { LATENCY_WINDOW } else { self.next };
         if n == 0 {
             return LatencySummary::default();
         }
         let mut sorted = self.samples[..n].to_vec();
         sorted.sort_unstable();
         let at = |q: f64| sorted[((n as f64 * q).ceil() as usize).clamp(1, n) - 1];
-        LatencySummary {
-            samples: n as u64,
-            p50_us: at(0.5),
-            p90_us: at(0.9),
-            p99_us: at(0.99),
-            max_us: sorted[n - 1],
-        }
+        LatencySummary { samples: n as u64, p50_us: at(0.5), p90_us: at(0.9), p99_us: at(0.99), max_us: sorted[n - 1] }
     }
 }
 
@@ -148,11 +134,7 @@ impl SessionCounters {
             frames_dropped: self.frames_dropped,
             results_dropped: self.results_dropped,
             batches: self.batches,
-            mean_batch: if self.batches > 0 {
-                self.batched_frames as f64 / self.batches as f64
-            } else {
-                0.0
-            },
+            mean_batch: if self.batches > 0 { self.batched_frames as f64 / self.batches as f64 } else { 0.0 },
             largest_batch: self.largest_batch,
             queue: self.queue.summary(),
             model: self.model.summary(),
@@ -173,17 +155,11 @@ mod tests {
             w.record(v);
         }
         let s = w.summary();
-        assert_eq!(
-            (s.samples, s.p50_us, s.p90_us, s.p99_us, s.max_us),
-            (100, 50, 90, 99, 100)
-        );
+        assert_eq!((s.samples, s.p50_us, s.p90_us, s.p99_us, s.max_us), (100, 50, 90, 99, 100));
         for _ in 0..LATENCY_WINDOW {
             w.record(7);
         }
         let s = w.summary();
-        assert_eq!(
-            (s.samples as usize, s.p99_us, s.max_us),
-            (LATENCY_WINDOW, 7, 7)
-        );
+        assert_eq!((s.samples as usize, s.p99_us, s.max_us), (LATENCY_WINDOW, 7, 7));
     }
 }

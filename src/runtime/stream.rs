@@ -71,10 +71,7 @@ impl Stream {
         }
         buffer.timestamp_ns = frame.timestamp_ns;
         buffer.tag = frame.tag;
-        buffer.label_size = shared
-            .options
-            .label_maps
-            .then_some((frame.height, frame.width));
+        buffer.label_size = shared.options.label_maps.then_some((frame.height, frame.width));
 
         let mut state = self.lock();
         loop {
@@ -88,13 +85,11 @@ impl Stream {
                     let init = std::mem::replace(&mut dropped.init, FrameInit::Continue);
                     match stream.frames.front_mut() {
                         Some(next) => {
-                            next.init = std::mem::replace(&mut next.init, FrameInit::Continue)
-                                .absorb_dropped(init)
+                            next.init = std::mem::replace(&mut next.init, FrameInit::Continue).absorb_dropped(init)
                         }
                         None => {
                             stream.next_init =
-                                std::mem::replace(&mut stream.next_init, FrameInit::Continue)
-                                    .absorb_dropped(init)
+                                std::mem::replace(&mut stream.next_init, FrameInit::Continue).absorb_dropped(init)
                         }
                     }
                     stream.spare_frames.push(dropped);
@@ -187,11 +182,7 @@ impl Stream {
             }
             check_episode_seed(&stream.next_init, info.init)?;
             let init = std::mem::replace(&mut stream.next_init, FrameInit::Continue);
-            (
-                stream.carry.take().expect("idle"),
-                init,
-                stream.spare_frames.pop(),
-            )
+            (stream.carry.take().expect("idle"), init, stream.spare_frames.pop())
         };
         let input = match &mut buffer {
             Some(b) => &mut b.input,
@@ -207,21 +198,11 @@ impl Stream {
                 &mut buffer.as_mut().expect("set").input
             }
         };
-        let label_size = shared
-            .options
-            .label_maps
-            .then_some((frame.height, frame.width));
-        let outcome =
-            convert_into(frame, &shared.model.config().preprocess, input).and_then(|_| {
-                let mut jobs = [Job {
-                    input,
-                    init: init.clone(),
-                    carry: &mut carry,
-                    result: out,
-                    label_size,
-                }];
-                engine::run(&shared.model, &shared.engine, &mut jobs)
-            });
+        let label_size = shared.options.label_maps.then_some((frame.height, frame.width));
+        let outcome = convert_into(frame, &shared.model.config().preprocess, input).and_then(|_| {
+            let mut jobs = [Job { input, init: init.clone(), carry: &mut carry, result: out, label_size }];
+            engine::run(&shared.model, &shared.engine, &mut jobs)
+        });
         let mut state = self.lock();
         let state = &mut *state;
         let Some(stream) = state.streams.get_mut(&self.key) else {
@@ -230,8 +211,7 @@ impl Stream {
         stream.carry = Some(carry);
         stream.spare_frames.extend(buffer);
         if outcome.is_err() {
-            stream.next_init =
-                std::mem::replace(&mut stream.next_init, FrameInit::Continue).absorb_dropped(init);
+            stream.next_init = std::mem::replace(&mut stream.next_init, FrameInit::Continue).absorb_dropped(init);
         }
         let closed_meanwhile = stream.closed;
         if closed_meanwhile {
@@ -268,9 +248,7 @@ impl Stream {
     pub fn seed_boxes(&self, boxes: &[f32]) -> Result<()> {
         let info = self.shared.model.info();
         if info.init != InitKind::Conditional {
-            return Err(Error::Unsupported(
-                "this model does not take boxes (its init is not conditional)".into(),
-            ));
+            return Err(Error::Unsupported("this model does not take boxes (its init is not conditional)".into()));
         }
         check_values(boxes, 4 * info.num_slots, "boxes")?;
         self.set_next_init(FrameInit::Start(EpisodeSeed::Boxes(boxes.to_vec())))
@@ -310,20 +288,13 @@ impl Stream {
         let info = self.shared.model.info();
         let needed = info.num_slots * info.slot_dim;
         if out.len() < needed {
-            return Err(Error::invalid(format!(
-                "state buffer holds {} values, {needed} needed",
-                out.len()
-            )));
+            return Err(Error::invalid(format!("state buffer holds {} values, {needed} needed", out.len())));
         }
         let mut state = self.lock();
         loop {
             let stream = live(&mut state, self.key)?;
             match &stream.carry {
-                Some(c) if !c.started => {
-                    return Err(Error::invalid(
-                        "no frame of this stream has been stepped yet",
-                    ))
-                }
+                Some(c) if !c.started => return Err(Error::invalid("no frame of this stream has been stepped yet")),
                 Some(c) => {
                     out[..needed].copy_from_slice(&c.next_init);
                     return Ok(());
@@ -376,11 +347,7 @@ impl Stream {
         if self.shared.on_worker_thread() {
             return;
         }
-        while state
-            .streams
-            .get(&self.key)
-            .is_some_and(|s| s.callbacks_running > 0)
-        {
+        while state.streams.get(&self.key).is_some_and(|s| s.callbacks_running > 0) {
             self.shared.progress.wait(&mut state);
         }
     }

@@ -41,8 +41,6 @@ pub fn clip_batch(
     batch: usize,
     device: Device,
 ) -> Result<ClipBatch> {
-    let clips = (0..batch as u64)
-        .map(|i| generate_clip(config, split, first_index + i))
-        .collect::<Result<Vec<_>>>()?;
+    let clips = (0..batch as u64).map(|i| generate_clip(config, split, first_index + i)).collect::<Result<Vec<_>>>()?;
     Ok(stack_clips(clips, device))
 }

@@ -11,12 +11,7 @@ use crate::model::SlotModel;
 /// Hard decoder masks [T, B, H, W] (argmax slot) over a batch of clips,
 /// carrying slots from frame to frame; `carry` false re-initialises every
 /// frame (the ablation). Gaussian init draws its noise from `seed`.
-pub fn predict_masks(
-    model: &SlotModel,
-    batch: &ClipBatch,
-    carry: bool,
-    seed: i64,
-) -> Result<Tensor> {
+pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64) -> Result<Tensor> {
     tch::no_grad(|| {
         let frames = batch.frames01.size()[0];
         let b = batch.frames01.size()[1];
@@ -30,11 +25,7 @@ pub fn predict_masks(
             let soft = model.decode(&out.slots).masks;
             let (h, w) = (images.size()[2], images.size()[3]);
             // Decoders may work at a lower resolution: score at the input's.
-            let soft = if soft.size()[2] != h {
-                soft.upsample_bilinear2d([h, w], false, None, None)
-            } else {
-                soft
-            };
+            let soft = if soft.size()[2] != h { soft.upsample_bilinear2d([h, w], false, None, None) } else { soft };
             masks.push(soft.argmax(1, false));
             init = if carry { out.next_init } else { fresh(t + 1)? };
         }
@@ -52,10 +43,7 @@ pub struct MeanScores {
 
 impl MeanScores {
     pub fn add(&mut self, s: &ClipScores) {
-        for (j, v) in [s.ari, s.fg_ari, s.mbo, s.miou, s.video_fg_ari, s.video_mbo]
-            .into_iter()
-            .enumerate()
-        {
+        for (j, v) in [s.ari, s.fg_ari, s.mbo, s.miou, s.video_fg_ari, s.video_mbo].into_iter().enumerate() {
             if v.is_finite() {
                 self.sums[j] += v;
                 self.counts[j] += 1;
@@ -98,17 +86,8 @@ pub fn score_predictions(batch: &ClipBatch, pred: &Tensor, into: &mut MeanScores
 }
 
 /// Mean scores over the clips of a batch.
-pub fn score_batch(
-    model: &SlotModel,
-    batch: &ClipBatch,
-    carry: bool,
-    seed: i64,
-) -> Result<ClipScores> {
+pub fn score_batch(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64) -> Result<ClipScores> {
     let mut means = MeanScores::default();
-    score_predictions(
-        batch,
-        &predict_masks(model, batch, carry, seed)?,
-        &mut means,
-    )?;
+    score_predictions(batch, &predict_masks(model, batch, carry, seed)?, &mut means)?;
     Ok(means.mean())
 }

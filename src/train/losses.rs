@@ -25,11 +25,7 @@ fn one() -> f64 {
 
 impl Default for LossWeights {
     fn default() -> Self {
-        LossWeights {
-            reconstruction: 1.0,
-            self_distillation: 0.0,
-            self_distillation_ramp_steps: 0,
-        }
+        LossWeights { reconstruction: 1.0, self_distillation: 0.0, self_distillation_ramp_steps: 0 }
     }
 }
 
@@ -55,9 +51,7 @@ pub fn self_distillation(attention: &[Tensor]) -> Tensor {
     }
     let teacher = last.detach();
     let log_student = first.clamp_min(1e-8).log();
-    -(teacher * log_student)
-        .sum_dim_intlist(1, false, Kind::Float)
-        .mean(Kind::Float)
+    -(teacher * log_student).sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float)
 }
 
 #[cfg(test)]
@@ -68,35 +62,23 @@ mod tests {
     fn self_distillation_is_the_entropy_when_student_equals_teacher() {
         let a = Tensor::from_slice(&[0.25f32, 0.75, 0.5, 0.5]).view([1, 2, 2]); // [B=1, K=2, N=2]
         let loss = self_distillation(&[a.shallow_clone(), a.shallow_clone()]).double_value(&[]);
-        let entropy =
-            -(0.25f64 * 0.25f64.ln() + 0.75 * 0.75f64.ln() + 2.0 * 0.5 * 0.5f64.ln()) / 2.0;
+        let entropy = -(0.25f64 * 0.25f64.ln() + 0.75 * 0.75f64.ln() + 2.0 * 0.5 * 0.5f64.ln()) / 2.0;
         assert!((loss - entropy).abs() < 1e-6, "{loss} vs {entropy}");
         assert_eq!(self_distillation(&[a]).double_value(&[]), 0.0);
     }
 
     #[test]
     fn only_the_student_gets_gradients() {
-        let student = Tensor::from_slice(&[0.3f32, 0.7])
-            .view([1, 2, 1])
-            .set_requires_grad(true);
-        let teacher = Tensor::from_slice(&[0.9f32, 0.1])
-            .view([1, 2, 1])
-            .set_requires_grad(true);
+        let student = Tensor::from_slice(&[0.3f32, 0.7]).view([1, 2, 1]).set_requires_grad(true);
+        let teacher = Tensor::from_slice(&[0.9f32, 0.1]).view([1, 2, 1]).set_requires_grad(true);
         self_distillation(&[student.shallow_clone(), teacher.shallow_clone()]).backward();
-        assert!(
-            student.grad().defined()
-                && student.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0
-        );
+        assert!(student.grad().defined() && student.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0);
         assert!(!teacher.grad().defined());
     }
 
     #[test]
     fn ramp() {
-        let w = LossWeights {
-            self_distillation: 0.5,
-            self_distillation_ramp_steps: 100,
-            ..Default::default()
-        };
+        let w = LossWeights { self_distillation: 0.5, self_distillation_ramp_steps: 100, ..Default::default() };
         assert_eq!(w.self_distillation_at(0), 0.0);
         assert_eq!(w.self_distillation_at(50), 0.25);
         assert_eq!(w.self_distillation_at(1000), 0.5);

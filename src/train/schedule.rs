@@ -30,12 +30,7 @@ mod tests {
 
     #[test]
     fn warms_up_then_decays_to_the_floor() {
-        let s = LrSchedule {
-            peak: 1e-3,
-            warmup_steps: 10,
-            total_steps: 110,
-            floor_ratio: 0.1,
-        };
+        let s = LrSchedule { peak: 1e-3, warmup_steps: 10, total_steps: 110, floor_ratio: 0.1 };
         assert!((s.at(0) - 1e-4).abs() < 1e-12);
         assert!((s.at(9) - 1e-3).abs() < 1e-12);
         assert!((s.at(60) - 0.55e-3).abs() < 1e-12);

@@ -45,14 +45,12 @@ pub struct TrainConfig {
 impl TrainConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let config: TrainConfig = serde_json::from_str(&text)
-            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        let config: TrainConfig =
+            serde_json::from_str(&text).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
         config.model.validate()?;
         config.data.validate()?;
         if config.batch_size == 0 || config.clip_frames == 0 || config.steps == 0 {
-            return Err(Error::invalid(
-                "batch_size, clip_frames and steps must be positive",
-            ));
+            return Err(Error::invalid("batch_size, clip_frames and steps must be positive"));
         }
         Ok(config)
     }
@@ -80,46 +78,29 @@ impl Trainer {
         let checkpoint = out.join("checkpoint.safetensors");
         let (model, step) = if resume && checkpoint.exists() {
             let model = bundle::load(&checkpoint, device)?;
-            let text = std::fs::read_to_string(out.join("progress.json"))
-                .map_err(|e| Error::io(out, e))?;
-            let progress: Progress =
-                serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()))?;
+            let text = std::fs::read_to_string(out.join("progress.json")).map_err(|e| Error::io(out, e))?;
+            let progress: Progress = serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()))?;
             (model, progress.step)
         } else {
             (SlotModel::new(&config.model, device)?, 0)
         };
         let config_path = out.join("train_config.json");
-        std::fs::write(
-            &config_path,
-            serde_json::to_string_pretty(&config).expect("serialisable"),
-        )
-        .map_err(|e| Error::io(&config_path, e))?;
-        Ok(Trainer {
-            config,
-            model,
-            out: out.to_path_buf(),
-            step,
-        })
+        std::fs::write(&config_path, serde_json::to_string_pretty(&config).expect("serialisable"))
+            .map_err(|e| Error::io(&config_path, e))?;
+        Ok(Trainer { config, model, out: out.to_path_buf(), step })
     }
 
     fn log(&self, line: serde_json::Value) -> Result<()> {
         let path = self.out.join("train.log");
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| Error::io(&path, e))?;
         writeln!(f, "{line}").map_err(|e| Error::io(&path, e))
     }
 
     fn checkpoint(&self) -> Result<()> {
         bundle::save(&self.model, &self.out.join("checkpoint.safetensors"))?;
         let path = self.out.join("progress.json");
-        std::fs::write(
-            &path,
-            serde_json::to_string(&Progress { step: self.step }).expect("json"),
-        )
-        .map_err(|e| Error::io(&path, e))
+        std::fs::write(&path, serde_json::to_string(&Progress { step: self.step }).expect("json"))
+            .map_err(|e| Error::io(&path, e))
     }
 
     /// Loss of one batch of clips, slots carried frame to frame:
@@ -138,14 +119,10 @@ impl Trainer {
             let decoded = m.decode(&out.slots);
             let target = match m.config.decoder.target() {
                 DecoderTarget::Features => out.features.detach(),
-                DecoderTarget::Pixels if f > 1 => {
-                    images.avg_pool2d([f, f], [f, f], [0, 0], false, true, None)
-                }
+                DecoderTarget::Pixels if f > 1 => images.avg_pool2d([f, f], [f, f], [0, 0], false, true, None),
                 DecoderTarget::Pixels => images,
             };
-            reconstruction += decoded
-                .reconstruction
-                .mse_loss(&target, tch::Reduction::Mean);
+            reconstruction += decoded.reconstruction.mse_loss(&target, tch::Reduction::Mean);
             if self.config.losses.self_distillation > 0.0 {
                 distillation += self_distillation(&out.attention);
             }
@@ -153,28 +130,19 @@ impl Trainer {
         }
         let (reconstruction, distillation) = (reconstruction / t as f64, distillation / t as f64);
         let w = &self.config.losses;
-        let total =
-            w.reconstruction * &reconstruction + w.self_distillation_at(self.step) * &distillation;
+        let total = w.reconstruction * &reconstruction + w.self_distillation_at(self.step) * &distillation;
         Ok((total, reconstruction, distillation))
     }
 
     /// Trains until `config.steps`, checkpointing and validating on the way.
     pub fn run(&mut self) -> Result<()> {
         let c = self.config.clone();
-        let data = SynthConfig {
-            frames: c.clip_frames,
-            ..c.data.clone()
-        };
-        let eval_data = SynthConfig {
-            frames: c.data.frames,
-            ..c.data.clone()
-        };
+        let data = SynthConfig { frames: c.clip_frames, ..c.data.clone() };
+        let eval_data = SynthConfig { frames: c.data.frames, ..c.data.clone() };
         let mut opt = tch::nn::Adam::default().build(&self.model.vs, c.lr.at(self.step))?;
         let bar = indicatif::ProgressBar::new(c.steps).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} [{elapsed} eta {eta}] {msg}",
-            )
-            .expect("template"),
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed} eta {eta}] {msg}")
+                .expect("template"),
         );
         bar.set_position(self.step);
         let started = Instant::now();
@@ -183,13 +151,8 @@ impl Trainer {
         while self.step < c.steps {
             let lr = c.lr.at(self.step);
             opt.set_lr(lr);
-            let batch = clip_batch(
-                &data,
-                Split::Train,
-                self.step * c.batch_size as u64,
-                c.batch_size,
-                self.model.device(),
-            )?;
+            let batch =
+                clip_batch(&data, Split::Train, self.step * c.batch_size as u64, c.batch_size, self.model.device())?;
             let (loss, reconstruction, distillation) = self.clip_loss(&batch.frames01)?;
             let loss_value = loss.double_value(&[]);
             let terms = serde_json::json!({
@@ -197,22 +160,13 @@ impl Trainer {
                 "self_distillation": distillation.double_value(&[]),
             });
             if !loss_value.is_finite() {
-                return Err(Error::Internal(format!(
-                    "loss became {loss_value} at step {}",
-                    self.step
-                )));
+                return Err(Error::Internal(format!("loss became {loss_value} at step {}", self.step)));
             }
             opt.backward_step_clip_norm(&loss, c.grad_clip);
             self.step += 1;
             let rate = (self.step - first_step) as f64 / started.elapsed().as_secs_f64();
             if self.step % c.eval_every == 0 || self.step == c.steps {
-                let val = clip_batch(
-                    &eval_data,
-                    Split::Validation,
-                    0,
-                    c.eval_clips,
-                    self.model.device(),
-                )?;
+                let val = clip_batch(&eval_data, Split::Validation, 0, c.eval_clips, self.model.device())?;
                 let s = score_batch(&self.model, &val, true, 0)?;
                 last_fg_ari = s.fg_ari;
                 self.log(serde_json::json!({
@@ -228,9 +182,7 @@ impl Trainer {
                 self.checkpoint()?;
             }
             bar.set_position(self.step);
-            bar.set_message(format!(
-                "loss {loss_value:.4} fg-ari {last_fg_ari:.3} {rate:.2} step/s"
-            ));
+            bar.set_message(format!("loss {loss_value:.4} fg-ari {last_fg_ari:.3} {rate:.2} step/s"));
         }
         bar.finish();
         bundle::save(&self.model, &self.out.join("model.safetensors"))

@@ -24,25 +24,11 @@ impl SpatialBroadcastDecoder {
         let mut layers = Vec::new();
         let mut in_channels = slot_dim;
         for (i, (&c, &s)) in config.channels.iter().zip(&config.strides).enumerate() {
-            let cfg = nn::ConvTransposeConfig {
-                stride: s,
-                padding: 2,
-                output_padding: s - 1,
-                ..Default::default()
-            };
-            layers.push(nn::conv_transpose2d(
-                &vs / "layers" / i,
-                in_channels,
-                c,
-                5,
-                cfg,
-            ));
+            let cfg = nn::ConvTransposeConfig { stride: s, padding: 2, output_padding: s - 1, ..Default::default() };
+            layers.push(nn::conv_transpose2d(&vs / "layers" / i, in_channels, c, 5, cfg));
             in_channels = c;
         }
-        let out_cfg = nn::ConvConfig {
-            padding: 1,
-            ..Default::default()
-        };
+        let out_cfg = nn::ConvConfig { padding: 1, ..Default::default() };
         SpatialBroadcastDecoder {
             pos: nn::linear(&vs / "pos", 4, slot_dim, Default::default()),
             layers,
@@ -65,9 +51,6 @@ impl SpatialBroadcastDecoder {
         let rgb = x.narrow(2, 0, 3);
         let masks = x.narrow(2, 3, 1).softmax(1, Kind::Float); // [B, K, 1, H, W]
         let reconstruction = (&masks * rgb).sum_dim_intlist(1, false, Kind::Float);
-        Decoded {
-            reconstruction,
-            masks: masks.squeeze_dim(2),
-        }
+        Decoded { reconstruction, masks: masks.squeeze_dim(2) }
     }
 }

@@ -30,15 +30,10 @@ impl BroadcastMlpDecoder {
 
     pub fn forward(&self, slots: &Tensor) -> Decoded {
         let (b, k, d) = slots.size3().expect("slots [B, K, D]");
-        let x = self
-            .mlp
-            .forward(&(slots.reshape([b, k, 1, 1, d]) + self.pos.forward(&self.grid)));
+        let x = self.mlp.forward(&(slots.reshape([b, k, 1, 1, d]) + self.pos.forward(&self.grid)));
         let x = x.permute([0, 1, 4, 2, 3]); // [B, K, 4, h, w]
         let masks = x.narrow(2, 3, 1).softmax(1, Kind::Float);
         let reconstruction = (&masks * x.narrow(2, 0, 3)).sum_dim_intlist(1, false, Kind::Float);
-        Decoded {
-            reconstruction,
-            masks: masks.squeeze_dim(2),
-        }
+        Decoded { reconstruction, masks: masks.squeeze_dim(2) }
     }
 }

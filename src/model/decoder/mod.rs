@@ -35,23 +35,13 @@ pub enum Decoder {
 
 impl Decoder {
     /// `grid` (h, w) and `feature_dim` describe the encoder's tokens.
-    pub fn new(
-        vs: nn::Path,
-        config: &DecoderConfig,
-        slot_dim: i64,
-        grid: (i64, i64),
-        feature_dim: i64,
-    ) -> Self {
+    pub fn new(vs: nn::Path, config: &DecoderConfig, slot_dim: i64, grid: (i64, i64), feature_dim: i64) -> Self {
         match config {
             DecoderConfig::SpatialBroadcast(c) => {
                 Decoder::SpatialBroadcast(SpatialBroadcastDecoder::new(vs, c, slot_dim))
             }
-            DecoderConfig::BroadcastMlp(c) => {
-                Decoder::BroadcastMlp(BroadcastMlpDecoder::new(vs, c, slot_dim))
-            }
-            DecoderConfig::MlpPatch(c) => {
-                Decoder::MlpPatch(MlpPatchDecoder::new(vs, c, slot_dim, grid, feature_dim))
-            }
+            DecoderConfig::BroadcastMlp(c) => Decoder::BroadcastMlp(BroadcastMlpDecoder::new(vs, c, slot_dim)),
+            DecoderConfig::MlpPatch(c) => Decoder::MlpPatch(MlpPatchDecoder::new(vs, c, slot_dim, grid, feature_dim)),
             DecoderConfig::Transformer(c) => {
                 Decoder::Transformer(TransformerDecoder::new(vs, c, slot_dim, grid, feature_dim))
             }

@@ -28,19 +28,10 @@ pub struct TransformerDecoder {
 impl TransformerDecoder {
     /// Weights: slot_proj, registers [R, E], pos_embed [1, N, E], norm_q,
     /// norm_kv, cross_attn, norm_ff, mlp.{0,2}, norm_out, out.
-    pub fn new(
-        vs: nn::Path,
-        c: &TransformerDecoderConfig,
-        slot_dim: i64,
-        grid: (i64, i64),
-        feature_dim: i64,
-    ) -> Self {
+    pub fn new(vs: nn::Path, c: &TransformerDecoderConfig, slot_dim: i64, grid: (i64, i64), feature_dim: i64) -> Self {
         let e = c.dim;
         let ln = |name: &str| nn::layer_norm(&vs / name, vec![e], Default::default());
-        let small = nn::Init::Randn {
-            mean: 0.0,
-            stdev: 0.02,
-        };
+        let small = nn::Init::Randn { mean: 0.0, stdev: 0.02 };
         TransformerDecoder {
             slot_proj: nn::linear(&vs / "slot_proj", slot_dim, e, Default::default()),
             registers: (c.registers > 0).then(|| vs.var("registers", &[c.registers, e], small)),
@@ -64,23 +55,13 @@ impl TransformerDecoder {
             kv = Tensor::cat(&[kv, registers.unsqueeze(0).expand([b, r, e], false)], 1);
         }
         let n = self.pos_embed.size()[1];
-        let queries = self
-            .pos_embed
-            .expand([b, n, self.pos_embed.size()[2]], false);
-        let (attended, weights) = self
-            .cross_attn
-            .forward(&self.norm_q.forward(&queries), &self.norm_kv.forward(&kv));
+        let queries = self.pos_embed.expand([b, n, self.pos_embed.size()[2]], false);
+        let (attended, weights) = self.cross_attn.forward(&self.norm_q.forward(&queries), &self.norm_kv.forward(&kv));
         let x = &queries + attended;
         let x = &x + self.mlp.forward(&self.norm_ff.forward(&x));
         let reconstruction = self.out.forward(&self.norm_out.forward(&x));
         let (h, w) = self.grid;
-        let masks = weights
-            .narrow(2, 0, k)
-            .transpose(1, 2)
-            .reshape([b, k, h, w]);
-        Decoded {
-            reconstruction,
-            masks,
-        }
+        let masks = weights.narrow(2, 0, k).transpose(1, 2).reshape([b, k, h, w]);
+        Decoded { reconstruction, masks }
     }
 }

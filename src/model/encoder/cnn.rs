@@ -22,25 +22,9 @@ impl CnnEncoder {
     pub fn new(vs: nn::Path, config: &CnnEncoderConfig, in_height: i64, in_width: i64) -> Self {
         let mut convs = Vec::new();
         let mut in_channels = 3;
-        for (i, ((&c, &k), &s)) in config
-            .channels
-            .iter()
-            .zip(&config.kernel_sizes)
-            .zip(&config.strides)
-            .enumerate()
-        {
-            let conv_config = nn::ConvConfig {
-                stride: s,
-                padding: k / 2,
-                ..Default::default()
-            };
-            convs.push(nn::conv2d(
-                &vs / "convs" / i,
-                in_channels,
-                c,
-                k,
-                conv_config,
-            ));
+        for (i, ((&c, &k), &s)) in config.channels.iter().zip(&config.kernel_sizes).zip(&config.strides).enumerate() {
+            let conv_config = nn::ConvConfig { stride: s, padding: k / 2, ..Default::default() };
+            convs.push(nn::conv2d(&vs / "convs" / i, in_channels, c, k, conv_config));
             in_channels = c;
         }
         let dim = config.feature_dim();

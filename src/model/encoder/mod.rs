@@ -24,12 +24,8 @@ use crate::error::Result;
 /// [h, w, 4], shared by the encoder and the spatial-broadcast decoder.
 pub fn position_grid(h: i64, w: i64, device: Device) -> Tensor {
     let opts = (Kind::Float, device);
-    let ys = Tensor::linspace(0.0, 1.0, h, opts)
-        .view([h, 1])
-        .expand([h, w], false);
-    let xs = Tensor::linspace(0.0, 1.0, w, opts)
-        .view([1, w])
-        .expand([h, w], false);
+    let ys = Tensor::linspace(0.0, 1.0, h, opts).view([h, 1]).expand([h, w], false);
+    let xs = Tensor::linspace(0.0, 1.0, w, opts).view([1, w]).expand([h, w], false);
     Tensor::stack(&[&ys, &xs, &(1.0 - &ys), &(1.0 - &xs)], -1)
 }
 
@@ -93,23 +89,12 @@ impl Encoder {
             }
             EncoderConfig::TorchScript(c) => {
                 let ts = TorchScriptEncoder::load(c, base_dir, vs.device())?;
-                (
-                    Backbone::TorchScript(ts),
-                    (c.grid_height, c.grid_width),
-                    c.feature_dim,
-                    c.projection.as_ref(),
-                )
+                (Backbone::TorchScript(ts), (c.grid_height, c.grid_width), c.feature_dim, c.projection.as_ref())
             }
         };
         let token_dim = projection.map_or(feature_dim, |pr| pr.output_dim);
         let projection = projection.map(|pr| Projection::new(&vs / "projection", pr, feature_dim));
-        Ok(Encoder {
-            backbone,
-            projection,
-            grid,
-            feature_dim,
-            token_dim,
-        })
+        Ok(Encoder { backbone, projection, grid, feature_dim, token_dim })
     }
 
     /// Token grid (h, w); N = h * w.

@@ -17,18 +17,11 @@ pub struct TorchScriptEncoder {
 
 /// Lower-case hex SHA-256 of a file's bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl TorchScriptEncoder {
-    pub fn load(
-        config: &TorchScriptEncoderConfig,
-        base_dir: Option<&Path>,
-        device: Device,
-    ) -> Result<Self> {
+    pub fn load(config: &TorchScriptEncoderConfig, base_dir: Option<&Path>, device: Device) -> Result<Self> {
         let file = Path::new(&config.file);
         let path = match base_dir {
             Some(dir) if file.is_relative() => dir.join(file),
@@ -40,8 +33,8 @@ impl TorchScriptEncoder {
             }
             _ => file.to_path_buf(),
         };
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Error::BadModel(format!("encoder.file '{}': {e}", path.display())))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| Error::BadModel(format!("encoder.file '{}': {e}", path.display())))?;
         let digest = sha256_hex(&bytes);
         if !digest.eq_ignore_ascii_case(&config.sha256) {
             return Err(Error::BadModel(format!(
@@ -50,13 +43,8 @@ impl TorchScriptEncoder {
                 config.sha256
             )));
         }
-        let mut module =
-            CModule::load_data_on_device(&mut bytes.as_slice(), device).map_err(|e| {
-                Error::BadModel(format!(
-                    "encoder.file '{}' is not TorchScript: {e}",
-                    path.display()
-                ))
-            })?;
+        let mut module = CModule::load_data_on_device(&mut bytes.as_slice(), device)
+            .map_err(|e| Error::BadModel(format!("encoder.file '{}' is not TorchScript: {e}", path.display())))?;
         module.set_eval();
         Ok(TorchScriptEncoder { module })
     }

@@ -22,10 +22,7 @@ struct Linear {
 
 impl Linear {
     fn new(vs: nn::Path, input: i64, output: i64) -> Self {
-        Linear {
-            weight: frozen(&vs, "weight", &[output, input]),
-            bias: frozen(&vs, "bias", &[output]),
-        }
+        Linear { weight: frozen(&vs, "weight", &[output, input]), bias: frozen(&vs, "bias", &[output]) }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -42,11 +39,7 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn new(vs: nn::Path, dim: i64, eps: f64) -> Self {
-        LayerNorm {
-            weight: frozen(&vs, "weight", &[dim]),
-            bias: frozen(&vs, "bias", &[dim]),
-            eps,
-        }
+        LayerNorm { weight: frozen(&vs, "weight", &[dim]), bias: frozen(&vs, "bias", &[dim]), eps }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -88,16 +81,10 @@ impl Block {
     fn attention(&self, x: &Tensor) -> Tensor {
         let (b, n, d) = x.size3().expect("[B, N, D]");
         let h = self.heads;
-        let qkv = self
-            .qkv
-            .forward(x)
-            .reshape([b, n, 3, h, d / h])
-            .permute([2, 0, 3, 1, 4]);
+        let qkv = self.qkv.forward(x).reshape([b, n, 3, h, d / h]).permute([2, 0, 3, 1, 4]);
         let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
-        let attn =
-            (q.matmul(&k.transpose(-2, -1)) * ((d / h) as f64).powf(-0.5)).softmax(-1, Kind::Float);
-        self.proj
-            .forward(&attn.matmul(&v).transpose(1, 2).reshape([b, n, d]))
+        let attn = (q.matmul(&k.transpose(-2, -1)) * ((d / h) as f64).powf(-0.5)).softmax(-1, Kind::Float);
+        self.proj.forward(&attn.matmul(&v).transpose(1, 2).reshape([b, n, d]))
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -106,9 +93,7 @@ impl Block {
             None => t,
         };
         let x = x + scale(self.attention(&self.norm1.forward(x)), &self.ls1);
-        let mlp = self
-            .fc2
-            .forward(&self.fc1.forward(&self.norm2.forward(&x)).gelu("none"));
+        let mlp = self.fc2.forward(&self.fc1.forward(&self.norm2.forward(&x)).gelu("none"));
         &x + scale(mlp, &self.ls2)
     }
 }
@@ -138,9 +123,7 @@ impl VitEncoder {
             cls_token: frozen(&vs, "cls_token", &[1, 1, d]),
             reg_token: (c.registers > 0).then(|| frozen(&vs, "reg_token", &[1, c.registers, d])),
             pos_embed: frozen(&vs, "pos_embed", &[1, 1 + tokens, d]),
-            blocks: (0..c.depth)
-                .map(|i| Block::new(&vs / "blocks" / i, c))
-                .collect(),
+            blocks: (0..c.depth).map(|i| Block::new(&vs / "blocks" / i, c)).collect(),
             patch_size: p,
         }
     }
@@ -149,14 +132,7 @@ impl VitEncoder {
     pub fn forward(&self, images: &Tensor) -> Tensor {
         tch::no_grad(|| {
             let p = self.patch_size;
-            let x = images.conv2d(
-                &self.patch_weight,
-                Some(&self.patch_bias),
-                [p, p],
-                [0, 0],
-                [1, 1],
-                1,
-            );
+            let x = images.conv2d(&self.patch_weight, Some(&self.patch_bias), [p, p], [0, 0], [1, 1], 1);
             let x = x.flatten(2, 3).transpose(1, 2); // [B, N, D]
             let (b, _, d) = x.size3().expect("[B, N, D]");
             let cls = self.cls_token.expand([b, 1, d], false);
@@ -165,11 +141,7 @@ impl VitEncoder {
                 Some(reg) => {
                     let r = reg.size()[1];
                     x = Tensor::cat(
-                        &[
-                            x.narrow(1, 0, 1),
-                            reg.expand([b, r, d], false),
-                            x.narrow(1, 1, x.size()[1] - 1),
-                        ],
+                        &[x.narrow(1, 0, 1), reg.expand([b, r, d], false), x.narrow(1, 1, x.size()[1] - 1)],
                         1,
                     );
                     1 + r
@@ -202,24 +174,14 @@ mod tests {
             registers: 0,
             layer_scale: false,
             layer_norm_eps: 1e-6,
-            projection: Some(ProjectionConfig {
-                hidden: 16,
-                output_dim: 16,
-            }),
+            projection: Some(ProjectionConfig { hidden: 16, output_dim: 16 }),
         });
         let model = SlotModel::new(&config, tch::Device::Cpu).unwrap();
         let all = model.vs.variables();
         let trainable: Vec<tch::Tensor> = model.vs.trainable_variables();
-        let frozen: Vec<&String> = all
-            .keys()
-            .filter(|k| k.starts_with("encoder.") && !k.starts_with("encoder.projection."))
-            .collect();
-        assert!(
-            frozen
-                .iter()
-                .any(|k| k.as_str() == "encoder.blocks.0.attn.qkv.weight"),
-            "{frozen:?}"
-        );
+        let frozen: Vec<&String> =
+            all.keys().filter(|k| k.starts_with("encoder.") && !k.starts_with("encoder.projection.")).collect();
+        assert!(frozen.iter().any(|k| k.as_str() == "encoder.blocks.0.attn.qkv.weight"), "{frozen:?}");
         assert_eq!(trainable.len(), all.len() - frozen.len());
         assert_eq!(model.mask_grid(), (4, 4));
     }
