@@ -32,6 +32,11 @@
 #include <stdint.h>
 
 /**
+ * Pass as `timeout_ms` to wait without limit.
+ */
+#define SLOTRT_WAIT_FOREVER UINT32_MAX
+
+/**
  * Library version, major part (semantic versioning).
  */
 #define SLOTRT_VERSION_MAJOR 0
@@ -236,11 +241,306 @@ typedef uint32_t slotrt_split;
 #endif // __cplusplus
 
 /**
+ * Pixel layouts a frame may come in. Frames of any size are resized to
+ * the model's input size.
+ */
+enum slotrt_pixel_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * 3 bytes per pixel: R, G, B.
+   */
+  SLOTRT_PIXEL_FORMAT_RGB8 = 0,
+  /**
+   * 3 bytes per pixel: B, G, R (OpenCV's default).
+   */
+  SLOTRT_PIXEL_FORMAT_BGR8 = 1,
+  /**
+   * 4 bytes per pixel: R, G, B, A (alpha ignored).
+   */
+  SLOTRT_PIXEL_FORMAT_RGBA8 = 2,
+  /**
+   * 4 bytes per pixel: B, G, R, A (alpha ignored).
+   */
+  SLOTRT_PIXEL_FORMAT_BGRA8 = 3,
+  /**
+   * 1 byte per pixel, used for all three channels.
+   */
+  SLOTRT_PIXEL_FORMAT_GRAY8 = 4,
+  /**
+   * Three float planes R, G, B with values in [0, 1]; `stride` is the
+   * bytes between rows of a plane and plane p starts at
+   * data + p * stride * height. NaN or infinity is rejected.
+   */
+  SLOTRT_PIXEL_FORMAT_F32_CHW = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_pixel_format slotrt_pixel_format;
+#else
+typedef uint32_t slotrt_pixel_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Where a model runs.
+ */
+enum slotrt_device_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SLOTRT_DEVICE_TYPE_CPU = 0,
+  /**
+   * A CUDA GPU; `device_index` picks which.
+   */
+  SLOTRT_DEVICE_TYPE_CUDA = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_device_type slotrt_device_type;
+#else
+typedef uint32_t slotrt_device_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How a model starts an episode's slots.
+ */
+enum slotrt_init_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Gaussian noise, drawn from a per-stream seed.
+   */
+  SLOTRT_INIT_KIND_GAUSSIAN = 0,
+  /**
+   * Learned queries: the same slots every episode.
+   */
+  SLOTRT_INIT_KIND_LEARNED_QUERIES = 1,
+  /**
+   * From first-frame boxes (slotrt_stream_seed_boxes).
+   */
+  SLOTRT_INIT_KIND_CONDITIONAL = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_init_kind slotrt_init_kind;
+#else
+typedef uint32_t slotrt_init_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What a stream does when its frame queue is full.
+ */
+enum slotrt_overflow
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Drop the oldest queued frame (counted in the stream's stats); the
+   * producer never waits.
+   */
+  SLOTRT_OVERFLOW_KEEP_LATEST = 0,
+  /**
+   * slotrt_stream_push waits for room; nothing is dropped.
+   */
+  SLOTRT_OVERFLOW_BLOCK = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_overflow slotrt_overflow;
+#else
+typedef uint32_t slotrt_overflow;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Which masks results carry.
+ */
+enum slotrt_mask_source
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Decoder alpha masks (mask_height x mask_width in the model info).
+   */
+  SLOTRT_MASK_SOURCE_DECODER = 0,
+  /**
+   * Slot Attention's attention (attention_height x attention_width);
+   * cheaper: the decoder does not run.
+   */
+  SLOTRT_MASK_SOURCE_ATTENTION = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_mask_source slotrt_mask_source;
+#else
+typedef uint32_t slotrt_mask_source;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A loaded model. Immutable: any number of sessions and threads may use
+ * one model at once. Sessions keep the weights alive, so the model may be
+ * freed while sessions created from it still run.
+ */
+typedef struct slotrt_model slotrt_model;
+
+/**
+ * An animation being built. Not thread-safe: use one from one thread at a
+ * time.
+ */
+typedef struct slotrt_overlay_gif slotrt_overlay_gif;
+
+/**
+ * A model's streams and the worker thread that steps them.
+ *
+ * Thread safety: every function taking a session may be called from any
+ * thread at any time; slotrt_session_step calls on one session run one
+ * after another. slotrt_session_free must not race with other calls on
+ * the same session; stream handles outlive it safely (their calls then
+ * return SLOTRT_STATUS_CLOSED).
+ */
+typedef struct slotrt_session slotrt_session;
+
+/**
+ * One stream of frames (a camera, an environment). Its slots carry over
+ * from frame to frame, so slot k keeps following the same object.
+ *
+ * Thread safety: any function may be called on a stream from any thread,
+ * also concurrently (one thread pushing while another polls is the usual
+ * pattern); results come out in push order. Views from
+ * slotrt_stream_poll_view stay valid until the next poll on the stream,
+ * so poll one stream from one thread at a time when using views.
+ */
+typedef struct slotrt_stream slotrt_stream;
+
+/**
  * A generated clip: RGB frames and instance-id masks. Immutable: any number
  * of threads may read one clip at once; free it once with
  * `slotrt_synth_clip_free`.
  */
 typedef struct slotrt_synth_clip slotrt_synth_clip;
+
+/**
+ * One frame in caller memory. The library reads it only during the call
+ * it is passed to (push, process, step) and never keeps the pointer.
+ */
+typedef struct slotrt_frame {
+  /**
+   * sizeof(slotrt_frame); set by slotrt_frame_init.
+   */
+  uint32_t struct_size;
+  /**
+   * A slotrt_pixel_format value.
+   */
+  uint32_t format;
+  /**
+   * Size in pixels, 1..=16384 each.
+   */
+  uint32_t width;
+  uint32_t height;
+  /**
+   * Bytes from the start of one row to the next (>= width * bytes per
+   * pixel; larger for padded rows).
+   */
+  size_t stride;
+  /**
+   * The first byte of the first row.
+   */
+  const void *data;
+  /**
+   * Capture time in any clock of the caller's; returned with the result.
+   */
+  int64_t timestamp_ns;
+  /**
+   * Any value; returned with the result.
+   */
+  uint64_t tag;
+} slotrt_frame;
+
+/**
+ * Facts about one result (the same in buffers and views).
+ */
+typedef struct slotrt_result_info {
+  /**
+   * Position of the frame in its stream (0, 1, ...).
+   */
+  uint64_t frame_index;
+  /**
+   * Episode number within the stream (each reset starts the next one).
+   */
+  uint64_t episode;
+  /**
+   * The frame's timestamp and tag, as pushed.
+   */
+  int64_t timestamp_ns;
+  uint64_t tag;
+  uint32_t num_slots;
+  uint32_t slot_dim;
+  uint32_t mask_height;
+  uint32_t mask_width;
+  /**
+   * Size of the label map (the frame's own size), 0 without label maps.
+   */
+  uint32_t label_height;
+  uint32_t label_width;
+  /**
+   * True when this frame started its episode with fresh slots.
+   */
+  bool starts_episode;
+  /**
+   * Microseconds from push to the start of the frame's batch (0 for
+   * synchronous calls), in the forward pass, and from push (or the
+   * call) to the result being ready.
+   */
+  uint64_t queue_us;
+  uint64_t model_us;
+  uint64_t total_us;
+} slotrt_result_info;
+
+/**
+ * Caller-owned buffers a result is written into. Each buffer may be NULL
+ * to skip that output; a non-NULL one must hold at least:
+ *  - slots: num_slots * slot_dim floats (slot k is row k),
+ *  - masks: num_slots * mask_height * mask_width floats (soft masks that
+ *    sum to 1 over slots at each pixel),
+ *  - active: num_slots bytes (1 = the slot holds an object),
+ *  - slot_ids: num_slots ids (stable while a slot follows its object),
+ *  - labels: label_height * label_width bytes (argmax slot per pixel of
+ *    the frame; only with slotrt_session_options.label_maps).
+ * Sizes come from slotrt_model_get_info and slotrt_session_get_mask_size.
+ * A buffer that is too small gives SLOTRT_STATUS_BUFFER_TOO_SMALL and the
+ * result stays queued (nothing is lost).
+ */
+typedef struct slotrt_result {
+  /**
+   * sizeof(slotrt_result).
+   */
+  uint32_t struct_size;
+  float *slots;
+  size_t slots_capacity;
+  float *masks;
+  size_t masks_capacity;
+  uint8_t *active;
+  size_t active_capacity;
+  uint32_t *slot_ids;
+  size_t slot_ids_capacity;
+  uint8_t *labels;
+  size_t labels_capacity;
+  /**
+   * Written by the library.
+   */
+  struct slotrt_result_info info;
+} slotrt_result;
 
 /**
  * All metrics of one clip (see `slotrt_score_clip`). Per-frame values are
@@ -275,6 +575,227 @@ typedef struct slotrt_clip_scores {
    */
   double video_mbo;
 } slotrt_clip_scores;
+
+typedef struct slotrt_model_options {
+  /**
+   * sizeof(slotrt_model_options); set by slotrt_model_options_init.
+   */
+  uint32_t struct_size;
+  /**
+   * A slotrt_device_type value (default CPU).
+   */
+  uint32_t device_type;
+  /**
+   * CUDA device index (CUDA only).
+   */
+  uint32_t device_index;
+  /**
+   * libtorch intra-op threads, 0 = libtorch's default. libtorch's pool
+   * is process-wide: the last load that sets it wins.
+   */
+  uint32_t threads;
+} slotrt_model_options;
+
+/**
+ * What a model needs and returns; fixed for the model's life.
+ */
+typedef struct slotrt_model_info {
+  /**
+   * Set to sizeof(slotrt_model_info) before the call.
+   */
+  uint32_t struct_size;
+  /**
+   * K slots of D floats each.
+   */
+  uint32_t num_slots;
+  uint32_t slot_dim;
+  /**
+   * Frames are resized to this size (any input size is accepted).
+   */
+  uint32_t input_height;
+  uint32_t input_width;
+  /**
+   * Decoder masks (the default mask source).
+   */
+  uint32_t mask_height;
+  uint32_t mask_width;
+  /**
+   * Attention masks (mask source SLOTRT_MASK_SOURCE_ATTENTION).
+   */
+  uint32_t attention_height;
+  uint32_t attention_width;
+  /**
+   * A slotrt_init_kind value.
+   */
+  uint32_t init;
+  /**
+   * True when slots are carried to the next frame through a predictor.
+   */
+  bool has_predictor;
+  /**
+   * Normalisation after scaling pixels to [0, 1]: (x - mean) / std, per
+   * channel in the model's channel order.
+   */
+  float mean[3];
+  float std[3];
+  /**
+   * True when the model takes channels as B, G, R (frames are converted).
+   */
+  bool bgr;
+  /**
+   * Bundle format version.
+   */
+  uint32_t format_version;
+  /**
+   * A slotrt_device_type value and CUDA index.
+   */
+  uint32_t device_type;
+  uint32_t device_index;
+  /**
+   * The bundle's description; valid while the model handle lives.
+   */
+  const char *description;
+} slotrt_model_info;
+
+typedef struct slotrt_session_options {
+  /**
+   * sizeof(slotrt_session_options); set by slotrt_session_options_init.
+   */
+  uint32_t struct_size;
+  /**
+   * Most frames (one per stream) stepped in one forward pass (1..=1024,
+   * default 8).
+   */
+  uint32_t max_batch;
+  /**
+   * Microseconds the worker waits after the first ready frame for other
+   * streams to fill the batch (default 2000, at most 1 s).
+   */
+  uint32_t max_wait_us;
+  /**
+   * Frames queued, and results held, per stream (1..=1024, default 4).
+   */
+  uint32_t queue_depth;
+  /**
+   * A slotrt_overflow value (default keep-latest).
+   */
+  uint32_t overflow;
+  /**
+   * Bit-identical results on every run: first-frame noise from `seed`,
+   * and the worker steps one frame at a time.
+   */
+  bool deterministic;
+  /**
+   * Seed for first-frame slot noise in deterministic mode.
+   */
+  uint64_t seed;
+  /**
+   * Run the model once at creation so the first frame is not slow
+   * (default true).
+   */
+  bool warmup;
+  /**
+   * A slotrt_mask_source value (default decoder).
+   */
+  uint32_t mask_source;
+  /**
+   * Also return a hard label map at each frame's own resolution.
+   */
+  bool label_maps;
+} slotrt_session_options;
+
+/**
+ * Latency percentiles over the most recent 4096 frames, microseconds.
+ */
+typedef struct slotrt_latency {
+  uint64_t samples;
+  uint64_t p50_us;
+  uint64_t p90_us;
+  uint64_t p99_us;
+  uint64_t max_us;
+} slotrt_latency;
+
+typedef struct slotrt_session_stats {
+  /**
+   * Set to sizeof(slotrt_session_stats) before the call.
+   */
+  uint32_t struct_size;
+  uint64_t streams_open;
+  uint64_t frames_in;
+  uint64_t frames_out;
+  /**
+   * Frames dropped from full queues (keep-latest).
+   */
+  uint64_t frames_dropped;
+  /**
+   * Results dropped because nobody polled them (keep-latest).
+   */
+  uint64_t results_dropped;
+  /**
+   * Forward passes, their mean and largest size.
+   */
+  uint64_t batches;
+  double mean_batch;
+  uint64_t largest_batch;
+  /**
+   * Per stage: waiting in the queue, the forward pass, push to result.
+   */
+  struct slotrt_latency queue;
+  struct slotrt_latency model;
+  struct slotrt_latency total;
+} slotrt_session_stats;
+
+/**
+ * A result in library-owned memory. The pointers stay valid until the
+ * next poll on the same stream, or until the stream is freed; inside a
+ * callback, until the callback returns.
+ */
+typedef struct slotrt_result_view {
+  /**
+   * sizeof(slotrt_result_view).
+   */
+  uint32_t struct_size;
+  const float *slots;
+  const float *masks;
+  const uint8_t *active;
+  const uint32_t *slot_ids;
+  /**
+   * NULL without label maps.
+   */
+  const uint8_t *labels;
+  struct slotrt_result_info info;
+} slotrt_result_view;
+
+/**
+ * Receives each result of a stream on the session's worker thread.
+ * `result` and its buffers are valid only during the call. The callback
+ * may call slotrt functions on other streams, or push to its own; it must
+ * not free its own stream or the session.
+ */
+typedef void (*slotrt_result_callback)(const struct slotrt_result_view *result, void *user_data);
+
+typedef struct slotrt_stream_stats {
+  /**
+   * Set to sizeof(slotrt_stream_stats) before the call.
+   */
+  uint32_t struct_size;
+  uint64_t frames_in;
+  uint64_t frames_out;
+  /**
+   * Frames dropped from the full queue (keep-latest).
+   */
+  uint64_t frames_dropped;
+  /**
+   * Results dropped because they were not polled in time (keep-latest).
+   */
+  uint64_t results_dropped;
+  /**
+   * Frames waiting now; results waiting to be polled now.
+   */
+  uint64_t queue_depth;
+  uint64_t results_waiting;
+  uint64_t episodes;
+} slotrt_stream_stats;
 
 /**
  * What to generate. Initialise with `slotrt_synth_options_init`, then
@@ -385,6 +906,28 @@ slotrt_status slotrt_last_error_status(void);
 const char *slotrt_status_name(int32_t status);
 
 /**
+ * Fills a frame descriptor for tightly packed rows (stride = width *
+ * bytes per pixel) and sets its struct_size; timestamp and tag are 0.
+ *
+ * # Safety
+ * `frame` points to a writable slotrt_frame.
+ */
+slotrt_status slotrt_frame_init(struct slotrt_frame *frame,
+                                const void *data,
+                                uint32_t width,
+                                uint32_t height,
+                                uint32_t format);
+
+/**
+ * Sets `result`'s struct_size and points its buffers at NULL (skip all);
+ * set the buffers you want afterwards.
+ *
+ * # Safety
+ * `result` points to a writable slotrt_result.
+ */
+slotrt_status slotrt_result_init(struct slotrt_result *result);
+
+/**
  * Adjusted Rand Index between two labelings of `n` points. Labels are any
  * integers. Zero or one point, or two identical trivial labelings, give 1.0
  * (as scikit-learn's adjusted_rand_score). Writes `*out_ari` on success.
@@ -425,6 +968,320 @@ slotrt_status slotrt_score_clip(const int32_t *true_ids,
                                 uint32_t height,
                                 uint32_t width,
                                 struct slotrt_clip_scores *out);
+
+/**
+ * Fills `options` with the defaults (CPU, libtorch's thread count).
+ *
+ * # Safety
+ * `options` points to a writable slotrt_model_options.
+ */
+slotrt_status slotrt_model_options_init(struct slotrt_model_options *options);
+
+/**
+ * Loads a model bundle (.safetensors). `options` may be NULL for the
+ * defaults. A missing, corrupt or truncated file, or one that does not
+ * match its config, gives SLOTRT_STATUS_IO or SLOTRT_STATUS_BAD_MODEL
+ * naming the problem; CUDA on a machine without it gives
+ * SLOTRT_STATUS_DEVICE_UNAVAILABLE. On success `*out_model` owns the model
+ * (free it with slotrt_model_free).
+ *
+ * # Safety
+ * `path` is a NUL-terminated string; `options` is NULL or initialised;
+ * `out_model` points to a writable pointer.
+ */
+slotrt_status slotrt_model_load(const char *path,
+                                const struct slotrt_model_options *options,
+                                struct slotrt_model **out_model);
+
+/**
+ * Describes a model. Thread-safe.
+ *
+ * # Safety
+ * `model` is a live model; `out` is writable with struct_size set.
+ */
+slotrt_status slotrt_model_get_info(const struct slotrt_model *model,
+                                    struct slotrt_model_info *out);
+
+/**
+ * Releases the caller's reference to a model. NULL is a no-op. Sessions
+ * created from it keep working.
+ *
+ * # Safety
+ * `model` is NULL or a model from slotrt_model_load not yet freed.
+ */
+void slotrt_model_free(struct slotrt_model *model);
+
+/**
+ * Starts an animation of width x height frames (1..=4096 each).
+ *
+ * # Safety
+ * `out_gif` points to a writable pointer.
+ */
+slotrt_status slotrt_overlay_gif_create(uint32_t width,
+                                        uint32_t height,
+                                        struct slotrt_overlay_gif **out_gif);
+
+/**
+ * Adds a frame: `rgb` holds width*height*3 bytes (packed RGB8) and
+ * `labels` width*height slot indices (a result's label map at the frame's
+ * size, from a session with label_maps on).
+ *
+ * # Safety
+ * `gif` is live; `rgb` and `labels` hold `rgb_len` and `labels_len` bytes.
+ */
+slotrt_status slotrt_overlay_gif_add(struct slotrt_overlay_gif *gif,
+                                     const uint8_t *rgb,
+                                     size_t rgb_len,
+                                     const uint8_t *labels,
+                                     size_t labels_len);
+
+/**
+ * Writes the animation to `path` as a looping GIF.
+ *
+ * # Safety
+ * `gif` is live; `path` is a NUL-terminated string.
+ */
+slotrt_status slotrt_overlay_gif_save(const struct slotrt_overlay_gif *gif, const char *path);
+
+/**
+ * Frees an animation. NULL is a no-op.
+ *
+ * # Safety
+ * `gif` is NULL or an animation not yet freed.
+ */
+void slotrt_overlay_gif_free(struct slotrt_overlay_gif *gif);
+
+/**
+ * Fills `options` with the defaults.
+ *
+ * # Safety
+ * `options` points to a writable slotrt_session_options.
+ */
+slotrt_status slotrt_session_options_init(struct slotrt_session_options *options);
+
+/**
+ * Creates a session on `model` (which may be freed afterwards: the
+ * session keeps the weights). `options` may be NULL for the defaults.
+ * Starts the session's worker thread.
+ *
+ * # Safety
+ * `model` is a live model; `options` is NULL or initialised;
+ * `out_session` points to a writable pointer.
+ */
+slotrt_status slotrt_session_create(const struct slotrt_model *model,
+                                    const struct slotrt_session_options *options,
+                                    struct slotrt_session **out_session);
+
+/**
+ * The size of the masks this session's results carry (decoder or
+ * attention masks, per its options).
+ *
+ * # Safety
+ * `session` is a live session; the out pointers are writable.
+ */
+slotrt_status slotrt_session_get_mask_size(const struct slotrt_session *session,
+                                           uint32_t *out_height,
+                                           uint32_t *out_width);
+
+/**
+ * Steps N environments of a vectorised environment at once, on the
+ * calling thread: frame i belongs to lane i (lanes are created on first
+ * use and carry their slots between calls). Set reset_mask[i] non-zero on
+ * the first observation of an episode (gymnasium autoreset: the
+ * observation returned by reset, or the one after an episode ended) to
+ * start lane i with fresh slots. results[i] gets lane i's result. Any
+ * invalid frame or too-small buffer fails the whole call before anything
+ * changes.
+ *
+ * # Safety
+ * `frames`, `reset_mask` and `results` point to `n` elements each.
+ */
+slotrt_status slotrt_session_step(const struct slotrt_session *session,
+                                  size_t n,
+                                  const struct slotrt_frame *frames,
+                                  const uint8_t *reset_mask,
+                                  struct slotrt_result *results);
+
+/**
+ * Session-wide counters and latency percentiles. Thread-safe.
+ *
+ * # Safety
+ * `session` is a live session; `out` is writable with struct_size set.
+ */
+slotrt_status slotrt_session_get_stats(const struct slotrt_session *session,
+                                       struct slotrt_session_stats *out);
+
+/**
+ * Stops the worker, closes every stream (their handles stay valid until
+ * freed; calls on them return SLOTRT_STATUS_CLOSED) and frees the
+ * session. NULL is a no-op.
+ *
+ * # Safety
+ * `session` is NULL or a session not yet freed, and no other thread uses
+ * it during this call.
+ */
+void slotrt_session_free(struct slotrt_session *session);
+
+/**
+ * Opens a stream on `session`. Free it with slotrt_stream_free.
+ *
+ * # Safety
+ * `session` is a live session; `out_stream` points to a writable pointer.
+ */
+slotrt_status slotrt_stream_open(const struct slotrt_session *session,
+                                 struct slotrt_stream **out_stream);
+
+/**
+ * Queues a frame for the session's worker. The pixels are converted
+ * during the call and not read afterwards. On a full queue, keep-latest
+ * drops the oldest queued frame; block waits for room. An invalid frame
+ * (SLOTRT_STATUS_INVALID_ARGUMENT, UNKNOWN_ENUM, NULL_ARGUMENT,
+ * STRUCT_SIZE) changes nothing.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `frame` describes readable memory.
+ */
+slotrt_status slotrt_stream_push(const struct slotrt_stream *stream,
+                                 const struct slotrt_frame *frame);
+
+/**
+ * Takes the oldest result into the caller's buffers, waiting up to
+ * `timeout_ms` (0: do not wait; SLOTRT_WAIT_FOREVER). Returns
+ * SLOTRT_STATUS_TIMEOUT when none arrived; SLOTRT_STATUS_BUFFER_TOO_SMALL
+ * leaves the result queued.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `result`'s buffers hold their capacities.
+ */
+slotrt_status slotrt_stream_poll(const struct slotrt_stream *stream,
+                                 uint32_t timeout_ms,
+                                 struct slotrt_result *result);
+
+/**
+ * Like slotrt_stream_poll, but points `view` at library-owned memory
+ * valid until the next poll on this stream (or until it is freed).
+ *
+ * # Safety
+ * `stream` is a live stream handle; `view` is writable with struct_size set.
+ */
+slotrt_status slotrt_stream_poll_view(const struct slotrt_stream *stream,
+                                      uint32_t timeout_ms,
+                                      struct slotrt_result_view *view);
+
+/**
+ * Steps one frame on the calling thread (no queue, no worker): the lowest
+ * latency for one camera. The stream must have no frames pushed and not
+ * yet polled (SLOTRT_STATUS_INVALID_ARGUMENT otherwise). Buffers are
+ * checked before the frame is stepped.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `frame` describes readable memory;
+ * `result`'s buffers hold their capacities.
+ */
+slotrt_status slotrt_stream_process(const struct slotrt_stream *stream,
+                                    const struct slotrt_frame *frame,
+                                    struct slotrt_result *result);
+
+/**
+ * Starts a new episode at the next pushed or processed frame: fresh
+ * slots and new slot ids. Frames already queued finish the old episode.
+ *
+ * # Safety
+ * `stream` is a live stream handle.
+ */
+slotrt_status slotrt_stream_reset(const struct slotrt_stream *stream);
+
+/**
+ * Copies the carried slots (num_slots * slot_dim floats: the initial
+ * slots of the frame after the last one stepped) into `out`. Waits while
+ * a frame of this stream is being stepped; frames still queued are not
+ * reflected. SLOTRT_STATUS_INVALID_ARGUMENT before the first frame.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `out` holds `capacity` floats.
+ */
+slotrt_status slotrt_stream_get_state(const struct slotrt_stream *stream,
+                                      float *out,
+                                      size_t capacity);
+
+/**
+ * Continues the episode from the given slots (num_slots * slot_dim
+ * floats) at the next frame: a world model's prediction, or a state saved
+ * with slotrt_stream_get_state.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `slots` holds `len` floats.
+ */
+slotrt_status slotrt_stream_set_state(const struct slotrt_stream *stream,
+                                      const float *slots,
+                                      size_t len);
+
+/**
+ * Starts a new episode at the next frame from given slots (num_slots *
+ * slot_dim floats).
+ *
+ * # Safety
+ * `stream` is a live stream handle; `slots` holds `len` floats.
+ */
+slotrt_status slotrt_stream_seed_slots(const struct slotrt_stream *stream,
+                                       const float *slots,
+                                       size_t len);
+
+/**
+ * Starts a new episode at the next frame from boxes, num_slots * 4 floats:
+ * (y_min, x_min, y_max, x_max) in [0, 1] per slot, a zero box for an
+ * unused slot. Conditional models only (SLOTRT_STATUS_UNSUPPORTED
+ * otherwise); they need this before each episode's first frame.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `boxes` holds `len` floats.
+ */
+slotrt_status slotrt_stream_seed_boxes(const struct slotrt_stream *stream,
+                                       const float *boxes,
+                                       size_t len);
+
+/**
+ * Sends this stream's results to `callback` on the session's worker
+ * thread instead of the poll queue; NULL goes back to polling. When this
+ * returns, no call of the previous callback is running (unless it is
+ * called from inside that callback), so its user_data may be freed.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `callback` is safe to call from
+ * another thread with `user_data` until replaced or the stream is closed.
+ */
+slotrt_status slotrt_stream_set_callback(const struct slotrt_stream *stream,
+                                         slotrt_result_callback callback,
+                                         void *user_data);
+
+/**
+ * This stream's counters.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `out` is writable with struct_size set.
+ */
+slotrt_status slotrt_stream_get_stats(const struct slotrt_stream *stream,
+                                      struct slotrt_stream_stats *out);
+
+/**
+ * Closes the stream: queued frames and unread results are discarded and
+ * later calls on it return SLOTRT_STATUS_CLOSED. The handle stays valid
+ * until slotrt_stream_free. When this returns no callback of the stream is
+ * running (unless called from one). Closing twice is fine.
+ *
+ * # Safety
+ * `stream` is a live stream handle.
+ */
+slotrt_status slotrt_stream_close(const struct slotrt_stream *stream);
+
+/**
+ * Closes (if needed) and frees a stream handle. NULL is a no-op. Safe
+ * after the session was freed.
+ *
+ * # Safety
+ * `stream` is NULL or a handle not yet freed, not in use by other threads.
+ */
+void slotrt_stream_free(struct slotrt_stream *stream);
 
 /**
  * Fills `options` with the defaults (64x64, 16 frames, 2-5 objects, the

@@ -32,12 +32,18 @@ c++ "${cxxflags[@]}" tests/c/test_header.cpp -o "$out/test_header_cpp" "${shared
 # LeakSanitizer: misuse must not read or write out of bounds or leak.
 cc "${cflags[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g \
   tests/c/test_capi.c -o "$out/test_capi_sanitized" "${shared_link[@]}" -lm
+cc "${cflags[@]}" tests/c/test_runtime.c -o "$out/test_runtime_shared" "${shared_link[@]}" -lm
+cc "${cflags[@]}" tests/c/test_runtime.c -o "$out/test_runtime_static" "${static_link[@]}"
+cc "${cflags[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g \
+  tests/c/test_runtime.c -o "$out/test_runtime_sanitized" "${shared_link[@]}" -lm
 # Examples must compile warning-free too, and run.
 cc "${cflags[@]}" examples/c/synth_and_score.c -o "$out/example_synth_and_score" "${shared_link[@]}"
 
 status=0
-for t in test_capi_shared test_capi_static test_capi_sanitized test_header_cpp example_synth_and_score; do
+model="$root/models/savi-small-64.safetensors"
+for t in test_capi_shared test_capi_static test_capi_sanitized test_header_cpp example_synth_and_score \
+  test_runtime_shared test_runtime_static test_runtime_sanitized; do
   echo "--- $t"
-  ASAN_OPTIONS=detect_leaks=1 "$out/$t" || status=1
+  ASAN_OPTIONS=detect_leaks=1 "$out/$t" "$model" || status=1
 done
 exit $status

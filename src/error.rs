@@ -27,6 +27,9 @@ pub enum Error {
     /// An error reported by libtorch (a C++ exception turned into a value).
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// A caller's output buffer cannot hold the result.
+    #[error("buffer too small: {0}")]
+    BufferTooSmall(String),
     /// The stream, session or model was closed before or during the call.
     #[error("closed: {0}")]
     Closed(String),

@@ -7,8 +7,13 @@
 mod boundary;
 pub mod device;
 pub mod errors;
+pub mod frames;
 pub mod metrics;
+pub mod model;
+pub mod overlay;
+pub mod session;
 pub mod status;
+pub mod stream;
 pub mod synth;
 pub mod version;
 

@@ -113,6 +113,7 @@ impl From<&Error> for SlotrtStatus {
             Error::Unsupported(_) => Self::Unsupported,
             Error::DeviceUnavailable(_) => Self::DeviceUnavailable,
             Error::Torch(_) => Self::Backend,
+            Error::BufferTooSmall(_) => Self::BufferTooSmall,
             Error::Closed(_) => Self::Closed,
             Error::Timeout(_) => Self::Timeout,
             Error::Internal(_) => Self::Internal,

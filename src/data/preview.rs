@@ -86,3 +86,65 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// An animated GIF of frames next to their slot overlays, built frame by
+/// frame (for streams, where no whole clip exists up front).
+#[derive(Debug)]
+pub struct OverlayAnimation {
+    width: u32,
+    height: u32,
+    frames: Vec<image::RgbaImage>,
+}
+
+/// Most frames one animation holds (a GIF of a few minutes at most).
+pub const MAX_ANIMATION_FRAMES: usize = 10_000;
+
+impl OverlayAnimation {
+    pub fn new(width: u32, height: u32) -> Result<Self> {
+        if width == 0 || height == 0 || width > 4096 || height > 4096 {
+            return Err(Error::invalid(format!("animation size {width}x{height} must be in 1..=4096 each")));
+        }
+        Ok(OverlayAnimation { width, height, frames: Vec::new() })
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Adds one frame (packed RGB8) and its label map (slot index per
+    /// pixel, as the runtime returns it), shown side by side.
+    pub fn add(&mut self, rgb: &[u8], labels: &[u8]) -> Result<()> {
+        let n = self.width as usize * self.height as usize;
+        if rgb.len() != 3 * n || labels.len() != n {
+            return Err(Error::invalid(format!(
+                "a {}x{} frame needs {} RGB bytes and {n} labels, got {} and {}",
+                self.width,
+                self.height,
+                3 * n,
+                rgb.len(),
+                labels.len()
+            )));
+        }
+        if self.frames.len() >= MAX_ANIMATION_FRAMES {
+            return Err(Error::invalid(format!("an animation holds at most {MAX_ANIMATION_FRAMES} frames")));
+        }
+        // Slot 0 would be id 0, drawn black: shift so every slot has a colour.
+        let shown: Vec<u8> = labels.iter().map(|&l| l.saturating_add(1)).collect();
+        let over = overlay(rgb, &shown, self.width as usize);
+        self.frames.push(side_by_side(self.width, self.height, &[rgb, &over]));
+        Ok(())
+    }
+
+    /// Writes the GIF (looping), and returns the number of frames.
+    pub fn save(&self, path: &Path) -> Result<usize> {
+        if self.frames.is_empty() {
+            return Err(Error::invalid("the animation has no frames"));
+        }
+        write_gif(self.frames.clone(), path)?;
+        Ok(self.frames.len())
+    }
+}

@@ -528,6 +528,7 @@ pub(crate) fn clone_error(err: &Error) -> Error {
         Error::Unsupported(m) => Error::Unsupported(m.clone()),
         Error::DeviceUnavailable(m) => Error::DeviceUnavailable(m.clone()),
         Error::Closed(m) => Error::Closed(m.clone()),
+        Error::BufferTooSmall(m) => Error::BufferTooSmall(m.clone()),
         Error::Timeout(m) => Error::Timeout(m.clone()),
         other => Error::Internal(other.to_string()),
     }

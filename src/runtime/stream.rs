@@ -37,6 +37,20 @@ impl Stream {
         self.key
     }
 
+    pub fn model_info(&self) -> &super::model::ModelInfo {
+        self.shared.model.info()
+    }
+
+    /// Mask size of this stream's results.
+    pub fn mask_size(&self) -> (usize, usize) {
+        self.shared.engine.mask_size(&self.shared.model)
+    }
+
+    /// Whether results carry label maps (a session option).
+    pub fn label_maps(&self) -> bool {
+        self.shared.options.label_maps
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock()
     }
