@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the C test (-std=c11 -Wall -Wextra -Werror -pedantic) against
+# Builds the C tests (-std=c11 -Wall -Wextra -Werror -pedantic) against
 # include/slotrt.h and links it three times: with the shared library, with
 # the static library, and with the shared library under ASan + UBSan +
 # LSan; builds the header as C++17 and the C example too; runs all of them.
@@ -38,6 +38,8 @@ cc "${cflags[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined -
   tests/c/test_runtime.c -o "$out/test_runtime_sanitized" "${shared_link[@]}" -lm
 # Examples must compile warning-free too, and run.
 cc "${cflags[@]}" examples/c/synth_and_score.c -o "$out/example_synth_and_score" "${shared_link[@]}"
+cc "${cflags[@]}" examples/c/stream_demo.c -o "$out/example_stream_demo" "${shared_link[@]}"
+c++ "${cxxflags[@]}" -I"$root/bindings/cpp" examples/cpp/vector_env.cpp -o "$out/example_vector_env" "${shared_link[@]}"
 
 status=0
 model="$root/models/savi-small-64.safetensors"
@@ -46,4 +48,8 @@ for t in test_capi_shared test_capi_static test_capi_sanitized test_header_cpp e
   echo "--- $t"
   ASAN_OPTIONS=detect_leaks=1 "$out/$t" "$model" || status=1
 done
+echo "--- example_stream_demo"
+"$out/example_stream_demo" "$model" "$out/stream_demo" 6 | tail -3 || status=1
+echo "--- example_vector_env"
+"$out/example_vector_env" "$model" 8 | tail -3 || status=1
 exit $status
