@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
 use slotrt::metrics::score_clip;
-use slotrt::runtime::{episode_seed, Frame, FrameResult, ModelOptions, PixelFormat, RuntimeModel, Session, SessionOptions};
+use slotrt::runtime::{
+    episode_seed, Frame, FrameResult, ModelOptions, PixelFormat, RuntimeModel, Session, SessionOptions,
+};
 use slotrt::train::batch::stack_clips;
 use slotrt::train::evaluate::predict_masks;
 use tch::{Device, Kind};
