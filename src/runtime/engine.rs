@@ -108,11 +108,25 @@ fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], group: &[u
     let info = model.info();
     let (h, w, k, d) = (info.input_height as i64, info.input_width as i64, info.num_slots as i64, info.slot_dim as i64);
     let device = m.device();
-    let mut pixels = Vec::with_capacity(group.len() * (3 * h * w) as usize);
-    for &i in group {
-        pixels.extend_from_slice(jobs[i].input);
+    let len = (3 * h * w) as usize;
+    let images = if group.len() == 1 {
+        // SAFETY: the tensor borrows the stream's converted input, which
+        // outlives this function; the tensor does not (outputs are
+        // computed tensors, never views of the input). No copy at batch 1.
+        unsafe {
+            Tensor::f_from_blob(jobs[group[0]].input.as_ptr().cast(), &[1, 3, h, w], &[], Kind::Float, Device::Cpu)?
+        }
+    } else {
+        // Gathering rows into the batch is the only copy after conversion.
+        let images = Tensor::f_empty([group.len() as i64, 3, h, w], (Kind::Float, Device::Cpu))?;
+        // SAFETY: a fresh, contiguous f32 tensor of exactly this many elements.
+        let dst = unsafe { std::slice::from_raw_parts_mut(images.data_ptr() as *mut f32, group.len() * len) };
+        for (row, &i) in group.iter().enumerate() {
+            dst[row * len..(row + 1) * len].copy_from_slice(jobs[i].input);
+        }
+        images
     }
-    let images = Tensor::f_from_slice(&pixels)?.view([group.len() as i64, 3, h, w]).to_device(device);
+    .to_device(device);
     let init = if first {
         let mut inits = Vec::with_capacity(group.len());
         for &i in group {
