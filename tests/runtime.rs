@@ -433,3 +433,34 @@ fn many_streams_from_many_threads() {
     }
     assert_eq!(session.stats().frames_out, 6 * FRAMES as u64);
 }
+
+#[test]
+fn conditional_models_start_episodes_from_boxes() {
+    let mut c = tiny_model().config().clone();
+    c.init = slotrt::model::config::SlotInitConfig::Conditional { hidden: 32 };
+    let model = RuntimeModel::from_model(SlotModel::new(&c, Device::Cpu).unwrap()).unwrap();
+    let session = Session::new(model.clone(), options()).unwrap();
+    let stream = session.open_stream().unwrap();
+    let clip = clip(90);
+    let mut r = FrameResult::default();
+    // No boxes: a clear error, nothing consumed.
+    assert!(matches!(stream.process(&frame(&clip, 0), &mut r), Err(Error::InvalidArgument(m)) if m.contains("boxes")));
+    assert!(matches!(stream.push(&frame(&clip, 0)), Err(Error::InvalidArgument(_))));
+    assert!(matches!(stream.seed_boxes(&[0.5; 15]), Err(Error::InvalidArgument(_))));
+    let boxes: Vec<f32> = (0..4).flat_map(|k| [0.1 * k as f32, 0.1, 0.1 * k as f32 + 0.3, 0.5]).collect();
+    stream.seed_boxes(&boxes).unwrap();
+    stream.process(&frame(&clip, 0), &mut r).unwrap();
+    let init = model.slot_model().init_slots(1, InitInput::Boxes(&Tensor::from_slice(&boxes).view([1, 4, 4]))).unwrap();
+    let want = reference(&model, &clip, 0..2, init);
+    assert_close(&r, &want[0], "boxes frame 0");
+    // Later frames carry on without boxes.
+    stream.process(&frame(&clip, 1), &mut r).unwrap();
+    assert_close(&r, &want[1], "boxes frame 1");
+    // A reset needs boxes again.
+    stream.reset().unwrap();
+    assert!(matches!(stream.process(&frame(&clip, 2), &mut r), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        session.step(&[frame(&clip, 0)], &[true], &mut [FrameResult::default()]),
+        Err(Error::Unsupported(_))
+    ));
+}
