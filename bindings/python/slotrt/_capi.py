@@ -13,16 +13,104 @@ STATUS_OK = 0
 _STATUS_NAMES = {}
 
 
-class SlotrtError(RuntimeError):
-    """A slotrt call failed. `status` is the C status code, `status_name` its
-    name (e.g. "SLOTRT_STATUS_NULL_ARGUMENT"), and the message is the
-    library's own (slotrt_last_error_message)."""
+class Error(RuntimeError):
+    """Base of every slotrt exception. `status` is the C status code,
+    `status_name` its name (e.g. "SLOTRT_STATUS_NULL_ARGUMENT"), and the
+    message is the library's own (slotrt_last_error_message). Errors found
+    in Python before any C call (a frame of the wrong dtype, a closed
+    handle) use the status the library would have given."""
+
+    status_name = "SLOTRT_STATUS_UNKNOWN"
 
     def __init__(self, status: int, status_name: str, message: str):
         super().__init__(f"{status_name}: {message}")
         self.status = status
         self.status_name = status_name
         self.message = message
+
+
+# The historical name, kept for callers of the first binding.
+SlotrtError = Error
+
+
+class NullArgumentError(Error, ValueError):
+    pass
+
+
+class InvalidArgumentError(Error, ValueError):
+    """A value is out of range or inconsistent (also: a numpy frame of the
+    wrong dtype or shape, or a layout no stride can describe)."""
+
+
+class StructSizeError(Error):
+    pass
+
+
+class UnknownEnumError(Error, ValueError):
+    pass
+
+
+class BufferTooSmallError(Error, ValueError):
+    pass
+
+
+class IOError_(Error, OSError):
+    """A file could not be read or written."""
+
+
+class BadModelError(Error):
+    """A model file is corrupt, truncated or does not match its config."""
+
+
+class UnsupportedError(Error):
+    pass
+
+
+class DeviceUnavailableError(Error):
+    pass
+
+
+class QueueFullError(Error):
+    pass
+
+
+class TimeoutError_(Error, TimeoutError):
+    pass
+
+
+class ClosedError(Error):
+    """The stream, session or model was closed."""
+
+
+class AbiMismatchError(Error):
+    pass
+
+
+class BackendError(Error):
+    """libtorch reported an error."""
+
+
+class PanicError(Error):
+    pass
+
+
+class InternalError(Error):
+    pass
+
+
+# Index = slotrt_status value (stable numbers, see include/slotrt.h).
+_BY_STATUS = [
+    Error, NullArgumentError, InvalidArgumentError, StructSizeError, UnknownEnumError,
+    BufferTooSmallError, IOError_, BadModelError, UnsupportedError, DeviceUnavailableError,
+    QueueFullError, TimeoutError_, ClosedError, AbiMismatchError, BackendError, PanicError,
+    InternalError,
+]
+
+
+def error_for(status: int, message: str) -> Error:
+    """The exception for a status, with the library's name for it."""
+    cls = _BY_STATUS[status] if 0 < status < len(_BY_STATUS) else Error
+    return cls(status, lib.slotrt_status_name(status).decode(), message)
 
 
 def _find_library() -> Path:
@@ -62,9 +150,7 @@ for _name in ("slotrt_ari", "slotrt_fg_ari"):
 def check(status: int) -> None:
     """Raises SlotrtError for a non-OK status, with the thread's message."""
     if status != STATUS_OK:
-        message = lib.slotrt_last_error_message().decode("utf-8", "replace")
-        name = lib.slotrt_status_name(status).decode()
-        raise SlotrtError(status, name, message)
+        raise error_for(status, lib.slotrt_last_error_message().decode("utf-8", "replace"))
 
 
 def version() -> str:
