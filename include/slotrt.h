@@ -401,6 +401,12 @@ typedef struct slotrt_model slotrt_model;
 typedef struct slotrt_overlay_gif slotrt_overlay_gif;
 
 /**
+ * A scene of objects on a background. Not thread-safe: use one scene from
+ * one thread at a time.
+ */
+typedef struct slotrt_scene slotrt_scene;
+
+/**
  * A model's streams and the worker thread that steps them.
  *
  * Thread safety: every function taking a session may be called from any
@@ -657,6 +663,80 @@ typedef struct slotrt_model_info {
   const char *description;
 } slotrt_model_info;
 
+/**
+ * What to generate. Initialise with `slotrt_synth_options_init`, then
+ * change fields. Enum-valued fields are plain integers so that an unknown
+ * value is reported (SLOTRT_STATUS_UNKNOWN_ENUM) rather than undefined.
+ */
+typedef struct slotrt_synth_options {
+  /**
+   * sizeof(slotrt_synth_options); set by slotrt_synth_options_init.
+   */
+  uint32_t struct_size;
+  /**
+   * Frame size in pixels (8..4096 each).
+   */
+  uint32_t width;
+  uint32_t height;
+  /**
+   * Frames per clip (>= 1).
+   */
+  uint32_t frames;
+  /**
+   * Objects per clip, drawn uniformly in [min_objects, max_objects].
+   */
+  uint32_t min_objects;
+  uint32_t max_objects;
+  /**
+   * Bit set of slotrt_shape values to draw from (non-zero).
+   */
+  uint32_t shapes;
+  /**
+   * Bit set of slotrt_background values to draw from (non-zero).
+   */
+  uint32_t backgrounds;
+  /**
+   * Bit set of slotrt_motion values to draw from (non-zero).
+   */
+  uint32_t motions;
+  /**
+   * A slotrt_split value.
+   */
+  uint32_t split;
+  /**
+   * Which clip of the split; the same options and index give the same clip.
+   */
+  uint64_t clip_index;
+} slotrt_synth_options;
+
+/**
+ * One object's state. Coordinates are pixels from the top-left corner.
+ */
+typedef struct slotrt_scene_object {
+  /**
+   * Set to sizeof(slotrt_scene_object) before the call.
+   */
+  uint32_t struct_size;
+  /**
+   * Its id in the instance masks (1..=num_objects, in draw order).
+   */
+  uint32_t id;
+  /**
+   * A slotrt_shape and a slotrt_motion value.
+   */
+  uint32_t shape;
+  uint32_t motion;
+  uint8_t colour[3];
+  /**
+   * Centre, velocity (pixels per advance) and size (radius in pixels).
+   */
+  float x;
+  float y;
+  float vx;
+  float vy;
+  float radius;
+} slotrt_scene_object;
+
 typedef struct slotrt_session_options {
   /**
    * sizeof(slotrt_session_options); set by slotrt_session_options_init.
@@ -796,52 +876,6 @@ typedef struct slotrt_stream_stats {
   uint64_t results_waiting;
   uint64_t episodes;
 } slotrt_stream_stats;
-
-/**
- * What to generate. Initialise with `slotrt_synth_options_init`, then
- * change fields. Enum-valued fields are plain integers so that an unknown
- * value is reported (SLOTRT_STATUS_UNKNOWN_ENUM) rather than undefined.
- */
-typedef struct slotrt_synth_options {
-  /**
-   * sizeof(slotrt_synth_options); set by slotrt_synth_options_init.
-   */
-  uint32_t struct_size;
-  /**
-   * Frame size in pixels (8..4096 each).
-   */
-  uint32_t width;
-  uint32_t height;
-  /**
-   * Frames per clip (>= 1).
-   */
-  uint32_t frames;
-  /**
-   * Objects per clip, drawn uniformly in [min_objects, max_objects].
-   */
-  uint32_t min_objects;
-  uint32_t max_objects;
-  /**
-   * Bit set of slotrt_shape values to draw from (non-zero).
-   */
-  uint32_t shapes;
-  /**
-   * Bit set of slotrt_background values to draw from (non-zero).
-   */
-  uint32_t backgrounds;
-  /**
-   * Bit set of slotrt_motion values to draw from (non-zero).
-   */
-  uint32_t motions;
-  /**
-   * A slotrt_split value.
-   */
-  uint32_t split;
-  /**
-   * Which clip of the split; the same options and index give the same clip.
-   */
-  uint64_t clip_index;
-} slotrt_synth_options;
 
 /**
  * Shape of a generated clip.
@@ -1050,6 +1084,74 @@ slotrt_status slotrt_overlay_gif_save(const struct slotrt_overlay_gif *gif, cons
  * `gif` is NULL or an animation not yet freed.
  */
 void slotrt_overlay_gif_free(struct slotrt_overlay_gif *gif);
+
+/**
+ * A random scene drawn from `options` (size, object count, shapes,
+ * backgrounds, motions; `frames`, `split` and `clip_index` are unused)
+ * with `seed`: the same options and seed give the same scene.
+ *
+ * # Safety
+ * `options` is initialised; `out_scene` points to a writable pointer.
+ */
+slotrt_status slotrt_scene_create(const struct slotrt_synth_options *options,
+                                  uint64_t seed,
+                                  struct slotrt_scene **out_scene);
+
+/**
+ * Number of objects in the scene.
+ *
+ * # Safety
+ * `scene` is live; `out_count` is writable.
+ */
+slotrt_status slotrt_scene_num_objects(const struct slotrt_scene *scene, uint32_t *out_count);
+
+/**
+ * The state of object `index` (0-based draw order; its mask id is index+1).
+ *
+ * # Safety
+ * `scene` is live; `out` is writable with struct_size set.
+ */
+slotrt_status slotrt_scene_get_object(const struct slotrt_scene *scene,
+                                      uint32_t index,
+                                      struct slotrt_scene_object *out);
+
+/**
+ * Steers object `index`: from now on it moves by (vx, vy) pixels per
+ * advance and bounces off the frame's borders (an agent's body).
+ *
+ * # Safety
+ * `scene` is live.
+ */
+slotrt_status slotrt_scene_steer(struct slotrt_scene *scene, uint32_t index, float vx, float vy);
+
+/**
+ * Moves every object by one step of its motion.
+ *
+ * # Safety
+ * `scene` is live.
+ */
+slotrt_status slotrt_scene_advance(struct slotrt_scene *scene);
+
+/**
+ * Draws the current frame: `rgb` gets width*height*3 bytes (packed RGB8),
+ * `ids` width*height instance ids (0 = background). Either may be NULL.
+ *
+ * # Safety
+ * `scene` is live; non-NULL buffers hold their stated sizes.
+ */
+slotrt_status slotrt_scene_render(const struct slotrt_scene *scene,
+                                  uint8_t *rgb,
+                                  size_t rgb_size,
+                                  uint8_t *ids,
+                                  size_t ids_size);
+
+/**
+ * Frees a scene. NULL is a no-op.
+ *
+ * # Safety
+ * `scene` is NULL or a scene not yet freed.
+ */
+void slotrt_scene_free(struct slotrt_scene *scene);
 
 /**
  * Fills `options` with the defaults.

@@ -11,6 +11,7 @@ pub mod frames;
 pub mod metrics;
 pub mod model;
 pub mod overlay;
+pub mod scene;
 pub mod session;
 pub mod status;
 pub mod stream;

@@ -113,13 +113,13 @@ fn kinds_to_bits<T: PartialEq>(kinds: &[T], all: &[T]) -> u32 {
 }
 
 // Index i of each list is the C enum value i above.
-const SHAPES: [ShapeKind; 6] =
+pub(crate) const SHAPES: [ShapeKind; 6] =
     [ShapeKind::Disc, ShapeKind::Square, ShapeKind::Triangle, ShapeKind::Ellipse, ShapeKind::Star, ShapeKind::Cross];
 const BACKGROUNDS: [BackgroundKind; 3] = [BackgroundKind::Plain, BackgroundKind::Gradient, BackgroundKind::Textured];
-const MOTIONS: [MotionKind; 3] = [MotionKind::Static, MotionKind::Bounce, MotionKind::Crossing];
+pub(crate) const MOTIONS: [MotionKind; 3] = [MotionKind::Static, MotionKind::Bounce, MotionKind::Crossing];
 const SPLITS: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
 
-fn to_config(o: &SlotrtSynthOptions) -> CallResult<(SynthConfig, Split)> {
+pub(crate) fn to_config(o: &SlotrtSynthOptions) -> CallResult<(SynthConfig, Split)> {
     let split = *SPLITS.get(o.split as usize).ok_or_else(|| unknown_enum("options->split", o.split, "slotrt_split"))?;
     let config = SynthConfig {
         width: o.width,

@@ -54,6 +54,17 @@ lib.slotrt_synth_clip_free.restype = None
 lib.slotrt_synth_clip_free.argtypes = [ctypes.c_void_p]
 
 
+def _make_options(options: dict) -> _Options:
+    """Defaults from the library, then the given fields."""
+    opts = _Options()
+    check(lib.slotrt_synth_options_init(ctypes.byref(opts)))
+    for key, value in options.items():
+        if key not in dict(_Options._fields_) or key == "struct_size":
+            raise TypeError(f"unknown option {key!r}")
+        setattr(opts, key, value)
+    return opts
+
+
 @dataclass(frozen=True)
 class Clip:
     rgb: np.ndarray  # [T, H, W, 3] uint8
@@ -66,15 +77,10 @@ def generate_clip(split: str = "train", index: int = 0, **options) -> Clip:
     """Generates one clip; `options` are fields of slotrt_synth_options
     (width, height, frames, min_objects, max_objects, bit sets shapes /
     backgrounds / motions)."""
-    opts = _Options()
-    check(lib.slotrt_synth_options_init(ctypes.byref(opts)))
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    opts = _make_options(options)
     opts.split, opts.clip_index = SPLITS[split], index
-    for key, value in options.items():
-        if key not in dict(_Options._fields_) or key == "struct_size":
-            raise TypeError(f"unknown option {key!r}")
-        setattr(opts, key, value)
     handle = ctypes.c_void_p()
     check(lib.slotrt_synth_clip_generate(ctypes.byref(opts), ctypes.byref(handle)))
     try:
