@@ -37,7 +37,13 @@ fn tiny_config(steps: u64) -> TrainConfig {
         checkpoint_every: 10,
         eval_every: 20,
         eval_clips: 2,
-        losses: LossWeights { reconstruction: 1.0, self_distillation: 0.1, self_distillation_ramp_steps: 5 },
+        losses: LossWeights {
+            reconstruction: 1.0,
+            self_distillation: 0.1,
+            self_distillation_ramp_steps: 5,
+            contrastive: 0.05,
+            guided: 0.0,
+        },
     }
 }
 
@@ -74,6 +80,7 @@ fn loss_falls_and_resume_continues() {
     // The first frame runs 3 iterations: self-distillation has a value.
     let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     assert!(first["terms"]["self_distillation"].as_f64().unwrap() > 0.0, "{first}");
+    assert!(first["terms"]["contrastive"].as_f64().unwrap() < 0.0, "CODA negative term is on: {first}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -15,15 +15,18 @@
 
 pub mod carry;
 mod engine;
+pub mod finetune;
 pub mod frame;
 pub mod model;
 pub mod options;
+mod replay;
 pub mod result;
 mod session;
 pub mod stats;
 mod stream;
 
 pub use carry::{episode_seed, STEP_LANE_KEY};
+pub use finetune::{FinetuneOptions, FinetuneStats, TrainParts};
 pub use frame::{Frame, PixelFormat};
 pub use model::{InitKind, ModelInfo, ModelOptions, RuntimeModel};
 pub use options::{MaskSource, OverflowPolicy, SessionOptions};

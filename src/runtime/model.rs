@@ -1,6 +1,6 @@
 //! A loaded, immutable model that any number of sessions and threads share.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tch::Device;
@@ -66,6 +66,9 @@ pub struct ModelInfo {
 pub struct RuntimeModel {
     model: SlotModel,
     info: ModelInfo,
+    /// The bundle's directory (files a config names, e.g. a TorchScript
+    /// encoder, are resolved against it when the model is rebuilt).
+    base_dir: Option<PathBuf>,
 }
 
 // SAFETY: see the type's documentation: shared use is read-only inference,
@@ -81,7 +84,23 @@ impl RuntimeModel {
         if options.threads > 0 {
             tch::set_num_threads(options.threads as i32);
         }
-        Self::from_model(bundle::load(path, options.device)?)
+        let mut model = Self::from_model(bundle::load(path, options.device)?)?;
+        Arc::get_mut(&mut model).expect("just made").base_dir = path.parent().map(Path::to_path_buf);
+        Ok(model)
+    }
+
+    /// A new model on `like`'s device holding `weights`' current values
+    /// (the same architecture): how fine-tuning publishes.
+    pub fn copy_of(weights: &SlotModel, like: &RuntimeModel) -> Result<Arc<Self>> {
+        let mut model = SlotModel::with_base_dir(like.config(), like.info.device, like.base_dir())?;
+        tch::no_grad(|| model.vs.copy(&weights.vs))?;
+        let mut out = Self::from_model(model)?;
+        Arc::get_mut(&mut out).expect("just made").base_dir = like.base_dir.clone();
+        Ok(out)
+    }
+
+    pub fn base_dir(&self) -> Option<&Path> {
+        self.base_dir.as_deref()
     }
 
     /// Wraps a model built or trained in-process.
@@ -93,7 +112,7 @@ impl RuntimeModel {
                 info.num_slots
             )));
         }
-        Ok(Arc::new(RuntimeModel { model, info }))
+        Ok(Arc::new(RuntimeModel { model, info, base_dir: None }))
     }
 
     pub fn info(&self) -> &ModelInfo {

@@ -11,9 +11,11 @@ use parking_lot::{Condvar, Mutex};
 
 use super::carry::{Carry, EpisodeSeed, FrameInit, STEP_LANE_KEY};
 use super::engine::{self, EngineConfig, Job};
+use super::finetune::{save_with_provenance, FinetuneOptions, FinetuneStats, Finetuner};
 use super::frame::{convert_into, Frame};
 use super::model::{InitKind, RuntimeModel};
 use super::options::{OverflowPolicy, SessionOptions};
+use super::replay::Replay;
 use super::result::FrameResult;
 use super::stats::{SessionCounters, SessionStats, StreamStats};
 use super::stream::Stream;
@@ -31,6 +33,8 @@ pub(crate) struct QueuedFrame {
     pub timestamp_ns: i64,
     pub tag: u64,
     pub label_size: Option<(usize, usize)>,
+    /// Instance ids at the model's input size, for guided fine-tuning.
+    pub guide: Option<Vec<u8>>,
     pub pushed: Instant,
 }
 
@@ -67,7 +71,14 @@ struct Lane {
 }
 
 pub(crate) struct Shared {
+    /// The model as loaded: fixes the info, config and sizes for good.
     pub model: Arc<RuntimeModel>,
+    /// The weights inference uses now: `model`, or the latest published
+    /// by online fine-tuning. Swapped, never written into.
+    current: Mutex<Arc<RuntimeModel>>,
+    /// Recent frames for fine-tuning (None while it is off).
+    replay: Mutex<Option<Replay>>,
+    finetuner: Mutex<Option<Finetuner>>,
     pub options: SessionOptions,
     pub engine: EngineConfig,
     pub state: Mutex<State>,
@@ -96,6 +107,9 @@ impl Session {
         let session_seed = if options.deterministic { options.seed } else { rand::random() };
         let engine = EngineConfig { session_seed, mask_source: options.mask_source };
         let shared = Arc::new(Shared {
+            current: Mutex::new(model.clone()),
+            replay: Mutex::new(None),
+            finetuner: Mutex::new(None),
             model,
             options,
             engine,
@@ -223,8 +237,11 @@ impl Session {
                 label_size: labels.then_some((frame.height, frame.width)),
             })
             .collect();
-        engine::run(&shared.model, &shared.engine, &mut jobs)?;
+        engine::run(&shared.current_model(), &shared.engine, &mut jobs)?;
         drop(jobs);
+        for (lane, r) in lanes.iter().zip(results.iter()) {
+            shared.record(lane.carry.stream_key, r, &lane.input, None);
+        }
         let total_us = started.elapsed().as_micros() as u64;
         let mut state = shared.state.lock();
         state.counters.record_batch(frames.len());
@@ -239,6 +256,69 @@ impl Session {
         Ok(())
     }
 
+    /// Starts fine-tuning on the frames this session steps, on a trainer
+    /// thread that publishes new weights to inference as it goes.
+    pub fn enable_finetune(&self, options: FinetuneOptions) -> Result<()> {
+        let shared = &self.shared;
+        if shared.state.lock().closed {
+            return Err(closed("session"));
+        }
+        let mut slot = shared.finetuner.lock();
+        if slot.is_some() {
+            return Err(Error::invalid("fine-tuning is already enabled on this session (stop it first)"));
+        }
+        *slot = Some(Finetuner::start(Arc::clone(shared), options)?);
+        Ok(())
+    }
+
+    fn with_finetuner<T>(&self, f: impl FnOnce(&Finetuner) -> T) -> Result<T> {
+        match self.shared.finetuner.lock().as_ref() {
+            Some(ft) => Ok(f(ft)),
+            None => Err(Error::invalid("fine-tuning is not enabled on this session")),
+        }
+    }
+
+    pub fn pause_finetune(&self) -> Result<()> {
+        self.with_finetuner(|f| f.set_paused(true))
+    }
+
+    pub fn resume_finetune(&self) -> Result<()> {
+        self.with_finetuner(|f| f.set_paused(false))
+    }
+
+    pub fn finetune_stats(&self) -> Result<FinetuneStats> {
+        self.with_finetuner(|f| f.stats())
+    }
+
+    /// Stops the trainer (after its current step and publish) and frees
+    /// the replay; the last published weights keep serving. Returns the
+    /// final stats.
+    pub fn stop_finetune(&self) -> Result<FinetuneStats> {
+        let taken = self.shared.finetuner.lock().take();
+        let Some(mut ft) = taken else {
+            return Err(Error::invalid("fine-tuning is not enabled on this session"));
+        };
+        ft.stop();
+        *self.shared.replay.lock() = None;
+        Ok(ft.stats())
+    }
+
+    /// Goes back to the weights as loaded; a running trainer restarts from
+    /// them too.
+    pub fn revert_finetune(&self) {
+        self.shared.publish(self.shared.model.clone());
+        if let Some(ft) = self.shared.finetuner.lock().as_ref() {
+            ft.request_revert();
+        }
+    }
+
+    /// Saves the weights serving now as a bundle (same format; the
+    /// description records the fine-tuning).
+    pub fn save_model(&self, path: &std::path::Path) -> Result<()> {
+        let steps = self.shared.finetuner.lock().as_ref().map_or(0, |f| f.stats().steps);
+        save_with_provenance(&self.shared.current_model(), &self.shared.model, steps, path)
+    }
+
     pub fn stats(&self) -> SessionStats {
         let state = self.shared.state.lock();
         let open = state.streams.values().filter(|s| !s.closed).count() as u64;
@@ -248,6 +328,9 @@ impl Session {
     /// Stops the worker and closes every stream; calls on them then fail
     /// with `Closed`. Idempotent.
     pub fn close(&self) {
+        if let Some(mut ft) = self.shared.finetuner.lock().take() {
+            ft.stop();
+        }
         {
             let mut state = self.shared.state.lock();
             state.closed = true;
@@ -289,6 +372,41 @@ impl Shared {
         }
     }
 
+    /// The weights to run now (a cheap pointer copy).
+    pub fn current_model(&self) -> Arc<RuntimeModel> {
+        self.current.lock().clone()
+    }
+
+    /// Swaps in new weights; batches already running finish on the old ones.
+    pub fn publish(&self, model: Arc<RuntimeModel>) {
+        *self.current.lock() = model;
+    }
+
+    pub fn enable_replay(&self, capacity: usize) {
+        *self.replay.lock() = Some(Replay::new(capacity));
+    }
+
+    /// Frames ever added to the replay (0 when fine-tuning is off).
+    pub fn replay_added(&self) -> u64 {
+        self.replay.lock().as_ref().map_or(0, |r| r.added)
+    }
+
+    pub fn with_replay<T>(&self, f: impl FnOnce(&Replay) -> Option<T>) -> Option<T> {
+        self.replay.lock().as_ref().and_then(f)
+    }
+
+    /// Remembers a stepped frame for fine-tuning, when it is on.
+    pub fn record(&self, stream_key: u64, result: &FrameResult, input: &[f32], guide: Option<&[u8]>) {
+        let mut replay = self.replay.lock();
+        if let Some(r) = replay.as_mut() {
+            r.add(stream_key, result.episode, result.frame_index, input, guide);
+            drop(replay);
+            if let Some(f) = self.finetuner.lock().as_ref() {
+                f.notify();
+            }
+        }
+    }
+
     pub fn on_worker_thread(&self) -> bool {
         *self.worker_thread.lock() == Some(std::thread::current().id())
     }
@@ -325,7 +443,7 @@ fn warm_up(shared: &Shared) -> Result<()> {
                     label_size: None,
                 })
                 .collect();
-            engine::run(&shared.model, &shared.engine, &mut jobs)?;
+            engine::run(&shared.current_model(), &shared.engine, &mut jobs)?;
         }
     }
     Ok(())
@@ -393,7 +511,8 @@ fn worker_loop(shared: &Shared) {
                     label_size: t.frame.label_size,
                 })
                 .collect();
-            let outcome = catch_unwind(AssertUnwindSafe(|| engine::run(&shared.model, &shared.engine, &mut jobs)));
+            let model = shared.current_model();
+            let outcome = catch_unwind(AssertUnwindSafe(|| engine::run(&model, &shared.engine, &mut jobs)));
             let failure = match outcome {
                 Ok(Ok(_)) => None,
                 Ok(Err(e)) => Some(e),
@@ -412,6 +531,11 @@ fn worker_loop(shared: &Shared) {
             failure
         };
         let done = Instant::now();
+        if failure.is_none() {
+            for t in &taken {
+                shared.record(t.key, &t.result, &t.frame.input, t.frame.guide.as_deref());
+            }
+        }
 
         let mut state = shared.state.lock();
         if failure.is_none() {

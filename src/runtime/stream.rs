@@ -60,6 +60,19 @@ impl Stream {
     /// On a full queue, keep-latest drops the oldest queued frame; block
     /// waits for room.
     pub fn push(&self, frame: &Frame) -> Result<()> {
+        self.push_inner(frame, None)
+    }
+
+    /// `push` with the frame's instance masks (one id per pixel of the
+    /// frame, 0 = background), which guided fine-tuning learns from; a
+    /// simulator has them for free.
+    pub fn push_with_masks(&self, frame: &Frame, ids: &[u8]) -> Result<()> {
+        frame.validate()?;
+        check_masks(ids, frame, self.shared.model.info().num_slots)?;
+        self.push_inner(frame, Some(ids))
+    }
+
+    fn push_inner(&self, frame: &Frame, ids: Option<&[u8]>) -> Result<()> {
         frame.validate()?;
         let shared = &self.shared;
         let info = shared.model.info();
@@ -75,8 +88,20 @@ impl Stream {
             timestamp_ns: 0,
             tag: 0,
             label_size: None,
+            guide: None,
             pushed: Instant::now(),
         });
+        match ids {
+            Some(ids) => {
+                let (h, w) = (info.input_height, info.input_width);
+                let guide = buffer.guide.get_or_insert_with(Vec::new);
+                guide.clear();
+                guide.extend(
+                    (0..h * w).map(|i| ids[(i / w) * frame.height / h * frame.width + (i % w) * frame.width / w]),
+                );
+            }
+            None => buffer.guide = None,
+        }
         if let Err(e) = convert_into(frame, &shared.model.config().preprocess, &mut buffer.input) {
             if let Ok(stream) = Shared::stream(&mut self.lock(), self.key) {
                 stream.spare_frames.push(buffer);
@@ -207,6 +232,7 @@ impl Stream {
                     timestamp_ns: 0,
                     tag: 0,
                     label_size: None,
+                    guide: None,
                     pushed: started,
                 });
                 &mut buffer.as_mut().expect("set").input
@@ -215,8 +241,12 @@ impl Stream {
         let label_size = shared.options.label_maps.then_some((frame.height, frame.width));
         let outcome = convert_into(frame, &shared.model.config().preprocess, input).and_then(|_| {
             let mut jobs = [Job { input, init: init.clone(), carry: &mut carry, result: out, label_size }];
-            engine::run(&shared.model, &shared.engine, &mut jobs)
+            let model = shared.current_model();
+            engine::run(&model, &shared.engine, &mut jobs)
         });
+        if outcome.is_ok() {
+            shared.record(self.key, out, input_of(&buffer), None);
+        }
         let mut state = self.lock();
         let state = &mut *state;
         let Some(stream) = state.streams.get_mut(&self.key) else {
@@ -373,8 +403,34 @@ impl Drop for Stream {
     }
 }
 
+fn input_of(buffer: &Option<QueuedFrame>) -> &[f32] {
+    buffer.as_ref().map_or(&[], |b| &b.input)
+}
+
 fn live(state: &mut State, key: u64) -> Result<&mut StreamState> {
     Shared::stream(state, key)
+}
+
+/// Instance masks must cover the frame and fit in the slots.
+fn check_masks(ids: &[u8], frame: &Frame, num_slots: usize) -> Result<()> {
+    let needed = frame.width * frame.height;
+    if ids.len() != needed {
+        return Err(Error::invalid(format!(
+            "instance masks hold {} ids, a {}x{} frame needs {needed}",
+            ids.len(),
+            frame.width,
+            frame.height
+        )));
+    }
+    let mut seen = [false; 256];
+    ids.iter().for_each(|&i| seen[i as usize] = true);
+    let instances = seen.iter().filter(|&&s| s).count();
+    if instances > num_slots {
+        return Err(Error::invalid(format!(
+            "instance masks hold {instances} instances (background included), more than the model's {num_slots} slots"
+        )));
+    }
+    Ok(())
 }
 
 /// A conditional model cannot start an episode without boxes or slots.

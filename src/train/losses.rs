@@ -17,6 +17,14 @@ pub struct LossWeights {
     /// Steps over which the self-distillation weight ramps up from 0.
     #[serde(default)]
     pub self_distillation_ramp_steps: u64,
+    /// CODA contrastive alignment: lambda of the negative term
+    /// (loss -= lambda * err(negative), decoder frozen for it); 0 = off.
+    #[serde(default)]
+    pub contrastive: f64,
+    /// Guided masks (BCE on Hungarian-matched slot/instance pairs), where
+    /// instance masks are given; 0 = off.
+    #[serde(default)]
+    pub guided: f64,
 }
 
 fn one() -> f64 {
@@ -25,7 +33,13 @@ fn one() -> f64 {
 
 impl Default for LossWeights {
     fn default() -> Self {
-        LossWeights { reconstruction: 1.0, self_distillation: 0.0, self_distillation_ramp_steps: 0 }
+        LossWeights {
+            reconstruction: 1.0,
+            self_distillation: 0.0,
+            self_distillation_ramp_steps: 0,
+            contrastive: 0.0,
+            guided: 0.0,
+        }
     }
 }
 

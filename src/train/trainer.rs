@@ -14,11 +14,11 @@ use tch::{Device, Kind, Tensor};
 
 use super::batch::clip_batch;
 use super::evaluate::score_batch;
-use super::losses::{self_distillation, LossWeights};
+use super::losses::LossWeights;
+use super::objective::{Objective, Terms};
 use super::schedule::LrSchedule;
 use crate::data::{Split, SynthConfig};
 use crate::error::{Error, Result};
-use crate::model::config::DecoderTarget;
 use crate::model::grouping::InitInput;
 use crate::model::{bundle, ModelConfig, SlotModel};
 
@@ -103,35 +103,15 @@ impl Trainer {
             .map_err(|e| Error::io(&path, e))
     }
 
-    /// Loss of one batch of clips, slots carried frame to frame:
-    /// (total, reconstruction, self-distillation), means over frames.
-    fn clip_loss(&self, frames01: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    /// The objective on one batch of clips [T, B, 3, H, W] in [0, 1],
+    /// slots carried frame to frame from fresh noise.
+    fn clip_terms(&self, objective: &mut Objective, frames01: &Tensor) -> Result<Terms> {
         let (t, b) = (frames01.size()[0], frames01.size()[1]);
         let m = &self.model;
         let noise = Tensor::randn([b, m.num_slots(), m.slot_dim()], (Kind::Float, m.device()));
-        let mut init = m.init_slots(b, InitInput::Noise(&noise))?;
-        let mut reconstruction = Tensor::zeros([], (Kind::Float, m.device()));
-        let mut distillation = Tensor::zeros([], (Kind::Float, m.device()));
-        let f = m.config.decoder_downscale();
-        for i in 0..t {
-            let images = m.normalize(&frames01.get(i));
-            let out = m.step(&images, &init, i == 0)?;
-            let decoded = m.decode(&out.slots);
-            let target = match m.config.decoder.target() {
-                DecoderTarget::Features => out.features.detach(),
-                DecoderTarget::Pixels if f > 1 => images.avg_pool2d([f, f], [f, f], [0, 0], false, true, None),
-                DecoderTarget::Pixels => images,
-            };
-            reconstruction += decoded.reconstruction.mse_loss(&target, tch::Reduction::Mean);
-            if self.config.losses.self_distillation > 0.0 {
-                distillation += self_distillation(&out.attention);
-            }
-            init = out.next_init;
-        }
-        let (reconstruction, distillation) = (reconstruction / t as f64, distillation / t as f64);
-        let w = &self.config.losses;
-        let total = w.reconstruction * &reconstruction + w.self_distillation_at(self.step) * &distillation;
-        Ok((total, reconstruction, distillation))
+        let init = m.init_slots(b, InitInput::Noise(&noise))?;
+        let frames: Vec<Tensor> = (0..t).map(|i| m.normalize(&frames01.get(i))).collect();
+        objective.clip_terms(m, &frames, init, self.step, None)
     }
 
     /// Trains until `config.steps`, checkpointing and validating on the way.
@@ -140,6 +120,7 @@ impl Trainer {
         let data = SynthConfig { frames: c.clip_frames, ..c.data.clone() };
         let eval_data = SynthConfig { frames: c.data.frames, ..c.data.clone() };
         let mut opt = tch::nn::Adam::default().build(&self.model.vs, c.lr.at(self.step))?;
+        let mut objective = Objective::new(&self.model, c.losses.clone())?;
         let bar = indicatif::ProgressBar::new(c.steps).with_style(
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed} eta {eta}] {msg}")
                 .expect("template"),
@@ -153,12 +134,11 @@ impl Trainer {
             opt.set_lr(lr);
             let batch =
                 clip_batch(&data, Split::Train, self.step * c.batch_size as u64, c.batch_size, self.model.device())?;
-            let (loss, reconstruction, distillation) = self.clip_loss(&batch.frames01)?;
+            let step_terms = self.clip_terms(&mut objective, &batch.frames01)?;
+            let loss = step_terms.total.shallow_clone();
             let loss_value = loss.double_value(&[]);
-            let terms = serde_json::json!({
-                "reconstruction": reconstruction.double_value(&[]),
-                "self_distillation": distillation.double_value(&[]),
-            });
+            let terms: serde_json::Map<String, serde_json::Value> =
+                step_terms.values().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
             if !loss_value.is_finite() {
                 return Err(Error::Internal(format!("loss became {loss_value} at step {}", self.step)));
             }

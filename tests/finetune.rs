@@ -1,0 +1,188 @@
+//! Online fine-tuning on a small model: the trainer steps and publishes
+//! while the session serves, rolls back on explosions, takes guided masks,
+//! saves with provenance, reverts, and refuses misuse with clear errors.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
+use slotrt::model::config::{CnnEncoderConfig, DecoderConfig, EncoderConfig, SpatialBroadcastConfig};
+use slotrt::model::{ModelConfig, SlotModel};
+use slotrt::runtime::{
+    FinetuneOptions, Frame, FrameResult, ModelOptions, PixelFormat, RuntimeModel, Session, SessionOptions,
+};
+use slotrt::train::losses::LossWeights;
+use slotrt::Error;
+use tch::Device;
+
+fn tiny_model() -> Arc<RuntimeModel> {
+    tch::manual_seed(5);
+    let mut c = ModelConfig::savi_small_64();
+    c.preprocess.height = 32;
+    c.preprocess.width = 32;
+    c.encoder =
+        EncoderConfig::Cnn(CnnEncoderConfig { channels: vec![16, 16], kernel_sizes: vec![3, 3], strides: vec![2, 1] });
+    c.grouping.num_slots = 4;
+    c.grouping.slot_dim = 16;
+    c.grouping.mlp_hidden = Some(32);
+    c.predictor.as_mut().unwrap().ff_dim = 32;
+    c.decoder = DecoderConfig::SpatialBroadcast(SpatialBroadcastConfig {
+        broadcast_height: 8,
+        broadcast_width: 8,
+        channels: vec![16, 16],
+        strides: vec![2, 2],
+    });
+    RuntimeModel::from_model(SlotModel::new(&c, Device::Cpu).unwrap()).unwrap()
+}
+
+fn clips(n: u64) -> Vec<Clip> {
+    let config = SynthConfig { width: 32, height: 32, frames: 8, max_objects: 3, ..SynthConfig::default() };
+    (0..n).map(|i| generate_clip(&config, Split::Train, i).unwrap()).collect()
+}
+
+fn frame(c: &Clip, t: usize) -> Frame<'_> {
+    Frame::packed(c.frame_rgb(t), 32, 32, PixelFormat::Rgb8)
+}
+
+fn quick() -> FinetuneOptions {
+    FinetuneOptions { batch_clips: 2, clip_frames: 2, publish_every: 2, lr: 1e-3, ..FinetuneOptions::default() }
+}
+
+/// Streams `clips` through `session` (one stream per clip) until the
+/// trainer has taken `steps` steps or `limit` passed.
+fn stream_until(session: &Session, clips: &[Clip], steps: u64, guided: bool, limit: Duration) {
+    let streams: Vec<_> = clips.iter().map(|_| session.open_stream().unwrap()).collect();
+    let started = Instant::now();
+    let mut r = FrameResult::default();
+    'outer: loop {
+        for t in 0..8 {
+            for (s, c) in streams.iter().zip(clips) {
+                if guided {
+                    s.push_with_masks(&frame(c, t), c.frame_ids(t)).unwrap();
+                } else {
+                    s.push(&frame(c, t)).unwrap();
+                }
+                s.poll(Some(Duration::from_secs(30)), &mut r).unwrap();
+            }
+            let stats = session.finetune_stats().unwrap();
+            if stats.steps >= steps || started.elapsed() > limit {
+                break 'outer;
+            }
+        }
+        for s in &streams {
+            s.reset().unwrap();
+        }
+    }
+}
+
+#[test]
+fn trains_publishes_saves_and_reverts_while_serving() {
+    let model = tiny_model();
+    let session =
+        Session::new(model.clone(), SessionOptions { deterministic: true, ..SessionOptions::default() }).unwrap();
+    let data = clips(3);
+    let probe = session.open_stream().unwrap();
+    let mut before = FrameResult::default();
+    probe.process(&frame(&data[0], 0), &mut before).unwrap();
+
+    session.enable_finetune(quick()).unwrap();
+    assert!(matches!(session.enable_finetune(quick()), Err(Error::InvalidArgument(m)) if m.contains("already")));
+    stream_until(&session, &data, 6, false, Duration::from_secs(60));
+    let stats = session.finetune_stats().unwrap();
+    assert!(stats.running && stats.steps >= 6 && stats.publishes >= 3, "{stats:?}");
+    assert!(stats.loss.is_finite() && stats.terms[0] > 0.0 && stats.samples >= 24);
+
+    // Published weights serve: the same first frame now gives other slots.
+    let fresh = session.open_stream().unwrap();
+    let mut after = FrameResult::default();
+    fresh.process(&frame(&data[0], 0), &mut after).unwrap();
+    assert_ne!(before.slots, after.slots);
+
+    // Save with provenance, and the bundle loads.
+    let dir = std::env::temp_dir().join(format!("slotrt-ft-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tuned.safetensors");
+    session.save_model(&path).unwrap();
+    let reloaded = RuntimeModel::load(&path, &ModelOptions::default()).unwrap();
+    assert!(reloaded.info().description.contains("fine-tuned online"), "{}", reloaded.info().description);
+
+    // Pause: no more steps while paused.
+    session.pause_finetune().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let paused = session.finetune_stats().unwrap();
+    stream_until(&session, &data[..1], u64::MAX, false, Duration::from_millis(500));
+    assert_eq!(session.finetune_stats().unwrap().steps, paused.steps);
+    session.resume_finetune().unwrap();
+
+    let last = session.stop_finetune().unwrap();
+    assert!(!last.running && last.steps >= paused.steps);
+    assert!(matches!(session.finetune_stats(), Err(Error::InvalidArgument(_))));
+
+    // Revert: back to the loaded weights, bit for bit. `probe` was the
+    // session's first stream (key 0); after a reset it runs episode 1, as
+    // does the first stream of a fresh session on the loaded model.
+    session.revert_finetune();
+    let mut got = FrameResult::default();
+    probe.reset().unwrap();
+    probe.process(&frame(&data[0], 0), &mut got).unwrap();
+    let reference = Session::new(model, SessionOptions { deterministic: true, ..SessionOptions::default() }).unwrap();
+    let first = reference.open_stream().unwrap();
+    let mut want = FrameResult::default();
+    first.process(&frame(&data[0], 0), &mut want).unwrap();
+    first.reset().unwrap();
+    first.process(&frame(&data[0], 0), &mut want).unwrap();
+    assert_eq!(got.slots, want.slots);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn explosions_roll_back_and_guided_masks_train() {
+    let model = tiny_model();
+    let session = Session::new(model, SessionOptions::default()).unwrap();
+    // A learning rate far too high: the loss blows up and must roll back.
+    let options = FinetuneOptions {
+        lr: 0.5,
+        grad_clip: 1e9,
+        explode_factor: 2.0,
+        losses: LossWeights { guided: 1.0, ..LossWeights::default() },
+        ..quick()
+    };
+    session.enable_finetune(options).unwrap();
+    let started = Instant::now();
+    while session.finetune_stats().unwrap().rollbacks == 0 && started.elapsed() < Duration::from_secs(60) {
+        stream_until(&session, &clips(2), u64::MAX, true, Duration::from_secs(2));
+    }
+    let stats = session.finetune_stats().unwrap();
+    assert!(stats.rollbacks > 0, "{stats:?}");
+    assert!(stats.last_rollback.as_deref().is_some_and(|m| m.contains("rolled back")));
+    assert!(stats.terms[3] > 0.0, "the guided term is on: {stats:?}");
+    session.stop_finetune().unwrap();
+}
+
+#[test]
+fn bad_masks_and_options_are_refused() {
+    let model = tiny_model();
+    let session = Session::new(model, SessionOptions::default()).unwrap();
+    let c = &clips(1)[0];
+    let stream = session.open_stream().unwrap();
+    assert!(
+        matches!(stream.push_with_masks(&frame(c, 0), &c.frame_ids(0)[1..]), Err(Error::InvalidArgument(m)) if m.contains("ids"))
+    );
+    let many: Vec<u8> = (0..32 * 32).map(|i| (i % 7) as u8).collect();
+    assert!(
+        matches!(stream.push_with_masks(&frame(c, 0), &many), Err(Error::InvalidArgument(m)) if m.contains("instances"))
+    );
+    assert!(matches!(session.pause_finetune(), Err(Error::InvalidArgument(_))));
+    assert!(matches!(session.stop_finetune(), Err(Error::InvalidArgument(_))));
+    let bad = FinetuneOptions { lr: 0.0, ..FinetuneOptions::default() };
+    assert!(matches!(session.enable_finetune(bad), Err(Error::InvalidArgument(_))));
+    let frozen = FinetuneOptions {
+        parts: slotrt::runtime::TrainParts { encoder: false, grouping: false, predictor: false, decoder: false },
+        ..FinetuneOptions::default()
+    };
+    assert!(matches!(session.enable_finetune(frozen), Err(Error::Unsupported(_))));
+    let gpu = FinetuneOptions { device: Device::Cuda(7), ..FinetuneOptions::default() };
+    assert!(matches!(session.enable_finetune(gpu), Err(Error::DeviceUnavailable(_))));
+    session.close();
+    assert!(matches!(session.enable_finetune(quick()), Err(Error::Closed(_))));
+}
