@@ -388,6 +388,33 @@ typedef uint32_t slotrt_mask_source;
 #endif // __cplusplus
 
 /**
+ * Model parts; bit positions in `slotrt_finetune_options.train_parts`.
+ */
+enum slotrt_part
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The backbone (never trains when it is a frozen ViT/TorchScript one).
+   */
+  SLOTRT_PART_ENCODER = 0,
+  /**
+   * Slot Attention and the slot initialiser.
+   */
+  SLOTRT_PART_GROUPING = 1,
+  SLOTRT_PART_PREDICTOR = 2,
+  SLOTRT_PART_DECODER = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_part slotrt_part;
+#else
+typedef uint32_t slotrt_part;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A loaded model. Immutable: any number of sessions and threads may use
  * one model at once. Sessions keep the weights alive, so the model may be
  * freed while sessions created from it still run.
@@ -435,6 +462,88 @@ typedef struct slotrt_stream slotrt_stream;
  * `slotrt_synth_clip_free`.
  */
 typedef struct slotrt_synth_clip slotrt_synth_clip;
+
+typedef struct slotrt_finetune_options {
+  /**
+   * sizeof(slotrt_finetune_options); set by slotrt_finetune_options_init.
+   */
+  uint32_t struct_size;
+  /**
+   * Where training runs (slotrt_device_type + CUDA index); may differ
+   * from the device inference runs on.
+   */
+  uint32_t device_type;
+  uint32_t device_index;
+  /**
+   * Adam learning rate (default 1e-4) after a linear warm-up.
+   */
+  float lr;
+  uint32_t warmup_steps;
+  /**
+   * One optimiser step per this many stepped frames (default 1), and at
+   * most max_steps_per_second steps per second (0: no cap).
+   */
+  uint32_t frames_per_step;
+  float max_steps_per_second;
+  /**
+   * Frames remembered (default 2048) and the probability that a sampled
+   * clip comes from each stream's newest quarter (default 0.5).
+   */
+  uint32_t replay_capacity;
+  float recent_bias;
+  /**
+   * Clips per step (default 8) and frames per clip (default 3).
+   */
+  uint32_t batch_clips;
+  uint32_t clip_frames;
+  /**
+   * Bit set of slotrt_part values that train (default: all).
+   */
+  uint32_t train_parts;
+  /**
+   * Loss weights: reconstruction (default 1), DIAS self-distillation
+   * (0) with its ramp, CODA contrastive lambda (0), guided masks (0).
+   */
+  float reconstruction;
+  float self_distillation;
+  uint32_t self_distillation_ramp_steps;
+  float contrastive;
+  float guided;
+  /**
+   * Gradient clipping norm (default 1); publish every N steps (10); a
+   * loss above explode_factor x its running mean rolls back (10).
+   */
+  float grad_clip;
+  uint32_t publish_every;
+  float explode_factor;
+  uint64_t seed;
+} slotrt_finetune_options;
+
+typedef struct slotrt_finetune_stats {
+  /**
+   * Set to sizeof(slotrt_finetune_stats) before the call.
+   */
+  uint32_t struct_size;
+  /**
+   * False once the trainer stopped (stop, or an error: `failed`).
+   */
+  bool running;
+  bool paused;
+  bool failed;
+  uint64_t steps;
+  uint64_t samples;
+  uint64_t publishes;
+  uint64_t rollbacks;
+  uint64_t replay_frames;
+  uint64_t frames_seen;
+  /**
+   * Last total loss, its running mean, and the terms: reconstruction,
+   * self-distillation, contrastive, guided.
+   */
+  double loss;
+  double loss_mean;
+  double terms[4];
+} slotrt_finetune_stats;
 
 /**
  * One frame in caller memory. The library reads it only during the call
@@ -938,6 +1047,88 @@ slotrt_status slotrt_last_error_status(void);
  * Static storage; never NULL; do not free.
  */
 const char *slotrt_status_name(int32_t status);
+
+/**
+ * Fills `options` with the defaults.
+ *
+ * # Safety
+ * `options` points to a writable slotrt_finetune_options.
+ */
+slotrt_status slotrt_finetune_options_init(struct slotrt_finetune_options *options);
+
+/**
+ * Starts fine-tuning on the frames this session steps (push, process and
+ * step alike): a trainer thread samples them from a replay, trains its own
+ * copy of the weights and publishes to inference every `publish_every`
+ * steps; inference never waits longer than a pointer swap, and carried
+ * slots stay valid across a publish. Twice gives
+ * SLOTRT_STATUS_INVALID_ARGUMENT; a model with nothing trainable in the
+ * chosen parts, or a conditional model, SLOTRT_STATUS_UNSUPPORTED.
+ *
+ * # Safety
+ * `session` is live; `options` is NULL (defaults) or initialised.
+ */
+slotrt_status slotrt_session_finetune_enable(const struct slotrt_session *session,
+                                             const struct slotrt_finetune_options *options);
+
+/**
+ * Pauses (`paused` true) or resumes fine-tuning; inference goes on.
+ *
+ * # Safety
+ * `session` is live.
+ */
+slotrt_status slotrt_session_finetune_pause(const struct slotrt_session *session, bool paused);
+
+/**
+ * Stops fine-tuning after the trainer's current step (a publish in flight
+ * completes first; the call waits for it). The last published weights
+ * keep serving. `out_stats` (may be NULL, else struct_size set) gets the
+ * final stats.
+ *
+ * # Safety
+ * `session` is live; `out_stats` is NULL or writable.
+ */
+slotrt_status slotrt_session_finetune_stop(const struct slotrt_session *session,
+                                           struct slotrt_finetune_stats *out_stats);
+
+/**
+ * The trainer's counters and losses.
+ *
+ * # Safety
+ * `session` is live; `out` is writable with struct_size set.
+ */
+slotrt_status slotrt_session_finetune_stats(const struct slotrt_session *session,
+                                            struct slotrt_finetune_stats *out);
+
+/**
+ * Serves the weights as loaded again; a running trainer restarts from them.
+ *
+ * # Safety
+ * `session` is live.
+ */
+slotrt_status slotrt_session_finetune_revert(const struct slotrt_session *session);
+
+/**
+ * Saves the weights serving now as a bundle (the description notes the
+ * fine-tuning).
+ *
+ * # Safety
+ * `session` is live; `path` is a NUL-terminated string.
+ */
+slotrt_status slotrt_session_save_model(const struct slotrt_session *session, const char *path);
+
+/**
+ * slotrt_stream_push with the frame's instance masks: `ids` holds one id
+ * per pixel of the frame (width * height bytes, 0 = background), at most
+ * num_slots distinct ids. Guided fine-tuning learns from them.
+ *
+ * # Safety
+ * `stream` is live; `frame` describes readable memory; `ids` holds `len` bytes.
+ */
+slotrt_status slotrt_stream_push_with_masks(const struct slotrt_stream *stream,
+                                            const struct slotrt_frame *frame,
+                                            const uint8_t *ids,
+                                            size_t len);
 
 /**
  * Fills a frame descriptor for tightly packed rows (stride = width *

@@ -7,6 +7,7 @@
 mod boundary;
 pub mod device;
 pub mod errors;
+pub mod finetune;
 pub mod frames;
 pub mod metrics;
 pub mod model;

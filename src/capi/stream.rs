@@ -196,6 +196,10 @@ pub unsafe extern "C" fn slotrt_stream_process(
 }
 
 impl SlotrtStream {
+    pub(crate) fn stream(&self) -> &Stream {
+        &self.stream
+    }
+
     fn stream_model_info(&self) -> (usize, usize) {
         let info = self.stream.model_info();
         (info.num_slots, info.slot_dim)

@@ -430,6 +430,80 @@ static void test_bad_frames_and_closed_handles(const slotrt_model *model) {
     buffers_free(&b);
 }
 
+static void test_finetune(const slotrt_model *model, const char *dir) {
+    slotrt_session_options o;
+    slotrt_session_options_init(&o);
+    o.warmup = false;
+    slotrt_session *session = NULL;
+    CHECK(slotrt_session_create(model, &o, &session) == SLOTRT_STATUS_OK);
+    slotrt_finetune_stats st;
+    st.struct_size = sizeof st;
+    CHECK_ERR(slotrt_session_finetune_stats(session, &st), SLOTRT_STATUS_INVALID_ARGUMENT, "not enabled");
+    slotrt_finetune_options f;
+    CHECK(slotrt_finetune_options_init(&f) == SLOTRT_STATUS_OK);
+    f.batch_clips = 2;
+    f.clip_frames = 2;
+    f.publish_every = 1;
+    f.guided = 1.0f;
+    f.train_parts = 1u << 9;
+    CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_UNKNOWN_ENUM, "train_parts");
+    f.train_parts = (1u << SLOTRT_PART_GROUPING) | (1u << SLOTRT_PART_DECODER);
+    f.lr = -1;
+    CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_INVALID_ARGUMENT, "lr");
+    f.lr = 1e-4f;
+    CHECK(slotrt_session_finetune_enable(session, &f) == SLOTRT_STATUS_OK);
+    CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_INVALID_ARGUMENT, "already");
+
+    slotrt_stream *stream = NULL;
+    CHECK(slotrt_stream_open(session, &stream) == SLOTRT_STATUS_OK);
+    slotrt_synth_clip *clip = make_clip(30);
+    static uint8_t rgb[W * H * 3], ids[W * H];
+    slotrt_frame frame;
+    CHECK(slotrt_synth_clip_frame(clip, 0, rgb, sizeof rgb, ids, sizeof ids) == SLOTRT_STATUS_OK);
+    CHECK(slotrt_frame_init(&frame, rgb, W, H, SLOTRT_PIXEL_FORMAT_RGB8) == SLOTRT_STATUS_OK);
+    CHECK_ERR(slotrt_stream_push_with_masks(stream, &frame, ids, 7), SLOTRT_STATUS_INVALID_ARGUMENT, "ids");
+    static uint8_t many[W * H];
+    for (int i = 0; i < W * H; i++) many[i] = (uint8_t)(i % 9);
+    CHECK_ERR(slotrt_stream_push_with_masks(stream, &frame, many, sizeof many), SLOTRT_STATUS_INVALID_ARGUMENT,
+              "instances");
+    CHECK_ERR(slotrt_stream_push_with_masks(stream, &frame, NULL, 0), SLOTRT_STATUS_NULL_ARGUMENT, "ids");
+    slotrt_result_view view;
+    view.struct_size = sizeof view;
+    for (int round = 0; round < 40; round++) {
+        uint32_t t = (uint32_t)round % FRAMES;
+        if (t == 0) CHECK(slotrt_stream_reset(stream) == SLOTRT_STATUS_OK);
+        CHECK(slotrt_synth_clip_frame(clip, t, rgb, sizeof rgb, ids, sizeof ids) == SLOTRT_STATUS_OK);
+        CHECK(slotrt_stream_push_with_masks(stream, &frame, ids, sizeof ids) == SLOTRT_STATUS_OK);
+        CHECK(slotrt_stream_poll_view(stream, SLOTRT_WAIT_FOREVER, &view) == SLOTRT_STATUS_OK);
+        CHECK(slotrt_session_finetune_stats(session, &st) == SLOTRT_STATUS_OK);
+        if (st.steps >= 2) break;
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        thrd_sleep(&pause, NULL);
+    }
+    CHECK(st.running && !st.failed && st.steps >= 1 && st.publishes >= 1 && st.terms[3] > 0);
+    CHECK(slotrt_session_finetune_pause(session, true) == SLOTRT_STATUS_OK);
+    CHECK(slotrt_session_finetune_pause(session, false) == SLOTRT_STATUS_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/finetuned.safetensors", dir);
+    CHECK(slotrt_session_save_model(session, path) == SLOTRT_STATUS_OK);
+    slotrt_model *saved = NULL;
+    CHECK(slotrt_model_load(path, NULL, &saved) == SLOTRT_STATUS_OK);
+    slotrt_model_info si;
+    si.struct_size = sizeof si;
+    CHECK(slotrt_model_get_info(saved, &si) == SLOTRT_STATUS_OK && strstr(si.description, "fine-tuned") != NULL);
+    slotrt_model_free(saved);
+    remove(path);
+    slotrt_finetune_stats last;
+    last.struct_size = sizeof last;
+    CHECK(slotrt_session_finetune_stop(session, &last) == SLOTRT_STATUS_OK);
+    CHECK(!last.running && last.steps >= st.steps);
+    CHECK_ERR(slotrt_session_finetune_stop(session, NULL), SLOTRT_STATUS_INVALID_ARGUMENT, "not enabled");
+    CHECK(slotrt_session_finetune_revert(session) == SLOTRT_STATUS_OK);
+    slotrt_synth_clip_free(clip);
+    slotrt_stream_free(stream);
+    slotrt_session_free(session);
+}
+
 int main(int argc, char **argv) {
     const char *model_path = argc > 1 ? argv[1] : "models/savi-small-64.safetensors";
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -477,6 +551,7 @@ int main(int argc, char **argv) {
     /* test_bad_frames needs a model again. */
     CHECK(slotrt_model_load(model_path, NULL, &model) == SLOTRT_STATUS_OK);
     test_bad_frames_and_closed_handles(model);
+    test_finetune(model, tmp);
     slotrt_model_free(model);
     printf("c_runtime: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

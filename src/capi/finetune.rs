@@ -1,0 +1,322 @@
+//! Online fine-tuning for C callers: enable on a session, pause, resume,
+//! stop, read stats, revert, save; frames with instance masks for guided
+//! fine-tuning.
+
+use std::ffi::{c_char, CStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::boundary::{arg_mut, arg_ref, arg_slice, check_struct_size, guard, unknown_enum, CallError};
+use super::frames::{frame_arg, SlotrtFrame};
+use super::session::SlotrtSession;
+use super::status::SlotrtStatus;
+use super::stream::SlotrtStream;
+use crate::runtime::{FinetuneOptions, FinetuneStats, TrainParts};
+use crate::train::losses::LossWeights;
+
+/// Model parts; bit positions in `slotrt_finetune_options.train_parts`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug)]
+pub enum SlotrtPart {
+    /// The backbone (never trains when it is a frozen ViT/TorchScript one).
+    Encoder = 0,
+    /// Slot Attention and the slot initialiser.
+    Grouping = 1,
+    Predictor = 2,
+    Decoder = 3,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SlotrtFinetuneOptions {
+    /// sizeof(slotrt_finetune_options); set by slotrt_finetune_options_init.
+    pub struct_size: u32,
+    /// Where training runs (slotrt_device_type + CUDA index); may differ
+    /// from the device inference runs on.
+    pub device_type: u32,
+    pub device_index: u32,
+    /// Adam learning rate (default 1e-4) after a linear warm-up.
+    pub lr: f32,
+    pub warmup_steps: u32,
+    /// One optimiser step per this many stepped frames (default 1), and at
+    /// most max_steps_per_second steps per second (0: no cap).
+    pub frames_per_step: u32,
+    pub max_steps_per_second: f32,
+    /// Frames remembered (default 2048) and the probability that a sampled
+    /// clip comes from each stream's newest quarter (default 0.5).
+    pub replay_capacity: u32,
+    pub recent_bias: f32,
+    /// Clips per step (default 8) and frames per clip (default 3).
+    pub batch_clips: u32,
+    pub clip_frames: u32,
+    /// Bit set of slotrt_part values that train (default: all).
+    pub train_parts: u32,
+    /// Loss weights: reconstruction (default 1), DIAS self-distillation
+    /// (0) with its ramp, CODA contrastive lambda (0), guided masks (0).
+    pub reconstruction: f32,
+    pub self_distillation: f32,
+    pub self_distillation_ramp_steps: u32,
+    pub contrastive: f32,
+    pub guided: f32,
+    /// Gradient clipping norm (default 1); publish every N steps (10); a
+    /// loss above explode_factor x its running mean rolls back (10).
+    pub grad_clip: f32,
+    pub publish_every: u32,
+    pub explode_factor: f32,
+    pub seed: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlotrtFinetuneStats {
+    /// Set to sizeof(slotrt_finetune_stats) before the call.
+    pub struct_size: u32,
+    /// False once the trainer stopped (stop, or an error: `failed`).
+    pub running: bool,
+    pub paused: bool,
+    pub failed: bool,
+    pub steps: u64,
+    pub samples: u64,
+    pub publishes: u64,
+    pub rollbacks: u64,
+    pub replay_frames: u64,
+    pub frames_seen: u64,
+    /// Last total loss, its running mean, and the terms: reconstruction,
+    /// self-distillation, contrastive, guided.
+    pub loss: f64,
+    pub loss_mean: f64,
+    pub terms: [f64; 4],
+}
+
+fn stats_to_c(s: &FinetuneStats, struct_size: u32) -> SlotrtFinetuneStats {
+    SlotrtFinetuneStats {
+        struct_size,
+        running: s.running,
+        paused: s.paused,
+        failed: s.error.is_some(),
+        steps: s.steps,
+        samples: s.samples,
+        publishes: s.publishes,
+        rollbacks: s.rollbacks,
+        replay_frames: s.replay_frames,
+        frames_seen: s.frames_seen,
+        loss: s.loss,
+        loss_mean: s.loss_mean,
+        terms: s.terms,
+    }
+}
+
+/// Fills `options` with the defaults.
+///
+/// # Safety
+/// `options` points to a writable slotrt_finetune_options.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_finetune_options_init(options: *mut SlotrtFinetuneOptions) -> SlotrtStatus {
+    guard("slotrt_finetune_options_init", || {
+        let out = unsafe { arg_mut(options, "options") }?;
+        let d = FinetuneOptions::default();
+        *out = SlotrtFinetuneOptions {
+            struct_size: size_of::<SlotrtFinetuneOptions>() as u32,
+            device_type: 0,
+            device_index: 0,
+            lr: d.lr as f32,
+            warmup_steps: d.warmup_steps as u32,
+            frames_per_step: d.frames_per_step as u32,
+            max_steps_per_second: d.max_steps_per_second as f32,
+            replay_capacity: d.replay_capacity as u32,
+            recent_bias: d.recent_bias as f32,
+            batch_clips: d.batch_clips as u32,
+            clip_frames: d.clip_frames as u32,
+            train_parts: 0b1111,
+            reconstruction: d.losses.reconstruction as f32,
+            self_distillation: d.losses.self_distillation as f32,
+            self_distillation_ramp_steps: d.losses.self_distillation_ramp_steps as u32,
+            contrastive: d.losses.contrastive as f32,
+            guided: d.losses.guided as f32,
+            grad_clip: d.grad_clip as f32,
+            publish_every: d.publish_every as u32,
+            explode_factor: d.explode_factor as f32,
+            seed: d.seed,
+        };
+        Ok(())
+    })
+}
+
+/// Starts fine-tuning on the frames this session steps (push, process and
+/// step alike): a trainer thread samples them from a replay, trains its own
+/// copy of the weights and publishes to inference every `publish_every`
+/// steps; inference never waits longer than a pointer swap, and carried
+/// slots stay valid across a publish. Twice gives
+/// SLOTRT_STATUS_INVALID_ARGUMENT; a model with nothing trainable in the
+/// chosen parts, or a conditional model, SLOTRT_STATUS_UNSUPPORTED.
+///
+/// # Safety
+/// `session` is live; `options` is NULL (defaults) or initialised.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_session_finetune_enable(
+    session: *const SlotrtSession,
+    options: *const SlotrtFinetuneOptions,
+) -> SlotrtStatus {
+    guard("slotrt_session_finetune_enable", || {
+        let s = unsafe { arg_ref(session, "session") }?;
+        let mut opts = FinetuneOptions::default();
+        if let Some(o) = unsafe { options.as_ref() } {
+            check_struct_size(o.struct_size, size_of::<SlotrtFinetuneOptions>(), "options")?;
+            if o.train_parts & !0b1111 != 0 {
+                return Err(unknown_enum(
+                    "options->train_parts",
+                    format!("{:#x}", o.train_parts),
+                    "bit set of slotrt_part",
+                ));
+            }
+            let bit = |p: SlotrtPart| o.train_parts & (1 << p as u32) != 0;
+            opts = FinetuneOptions {
+                device: match o.device_type {
+                    0 => tch::Device::Cpu,
+                    1 => tch::Device::Cuda(o.device_index as usize),
+                    v => return Err(unknown_enum("options->device_type", v, "slotrt_device_type")),
+                },
+                lr: o.lr as f64,
+                warmup_steps: o.warmup_steps as u64,
+                frames_per_step: o.frames_per_step as u64,
+                max_steps_per_second: o.max_steps_per_second as f64,
+                replay_capacity: o.replay_capacity as usize,
+                recent_bias: o.recent_bias as f64,
+                batch_clips: o.batch_clips as usize,
+                clip_frames: o.clip_frames as usize,
+                parts: TrainParts {
+                    encoder: bit(SlotrtPart::Encoder),
+                    grouping: bit(SlotrtPart::Grouping),
+                    predictor: bit(SlotrtPart::Predictor),
+                    decoder: bit(SlotrtPart::Decoder),
+                },
+                losses: LossWeights {
+                    reconstruction: o.reconstruction as f64,
+                    self_distillation: o.self_distillation as f64,
+                    self_distillation_ramp_steps: o.self_distillation_ramp_steps as u64,
+                    contrastive: o.contrastive as f64,
+                    guided: o.guided as f64,
+                },
+                grad_clip: o.grad_clip as f64,
+                publish_every: o.publish_every as u64,
+                explode_factor: o.explode_factor as f64,
+                seed: o.seed,
+            };
+        }
+        s.session.enable_finetune(opts)?;
+        Ok(())
+    })
+}
+
+/// Pauses (`paused` true) or resumes fine-tuning; inference goes on.
+///
+/// # Safety
+/// `session` is live.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_session_finetune_pause(session: *const SlotrtSession, paused: bool) -> SlotrtStatus {
+    guard("slotrt_session_finetune_pause", || {
+        let s = unsafe { arg_ref(session, "session") }?;
+        if paused {
+            s.session.pause_finetune()?;
+        } else {
+            s.session.resume_finetune()?;
+        }
+        Ok(())
+    })
+}
+
+/// Stops fine-tuning after the trainer's current step (a publish in flight
+/// completes first; the call waits for it). The last published weights
+/// keep serving. `out_stats` (may be NULL, else struct_size set) gets the
+/// final stats.
+///
+/// # Safety
+/// `session` is live; `out_stats` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_session_finetune_stop(
+    session: *const SlotrtSession,
+    out_stats: *mut SlotrtFinetuneStats,
+) -> SlotrtStatus {
+    guard("slotrt_session_finetune_stop", || {
+        let s = unsafe { arg_ref(session, "session") }?;
+        if let Some(out) = unsafe { out_stats.as_ref() } {
+            check_struct_size(out.struct_size, size_of::<SlotrtFinetuneStats>(), "out_stats")?;
+        }
+        let stats = s.session.stop_finetune()?;
+        if let Some(out) = unsafe { out_stats.as_mut() } {
+            *out = stats_to_c(&stats, out.struct_size);
+        }
+        Ok(())
+    })
+}
+
+/// The trainer's counters and losses.
+///
+/// # Safety
+/// `session` is live; `out` is writable with struct_size set.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_session_finetune_stats(
+    session: *const SlotrtSession,
+    out: *mut SlotrtFinetuneStats,
+) -> SlotrtStatus {
+    guard("slotrt_session_finetune_stats", || {
+        let s = unsafe { arg_ref(session, "session") }?;
+        let out = unsafe { arg_mut(out, "out") }?;
+        check_struct_size(out.struct_size, size_of::<SlotrtFinetuneStats>(), "out")?;
+        let stats = s.session.finetune_stats()?;
+        *out = stats_to_c(&stats, out.struct_size);
+        Ok(())
+    })
+}
+
+/// Serves the weights as loaded again; a running trainer restarts from them.
+///
+/// # Safety
+/// `session` is live.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_session_finetune_revert(session: *const SlotrtSession) -> SlotrtStatus {
+    guard("slotrt_session_finetune_revert", || {
+        unsafe { arg_ref(session, "session") }?.session.revert_finetune();
+        Ok(())
+    })
+}
+
+/// Saves the weights serving now as a bundle (the description notes the
+/// fine-tuning).
+///
+/// # Safety
+/// `session` is live; `path` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_session_save_model(session: *const SlotrtSession, path: *const c_char) -> SlotrtStatus {
+    guard("slotrt_session_save_model", || {
+        let s = unsafe { arg_ref(session, "session") }?;
+        let path = unsafe { CStr::from_ptr(arg_ref(path, "path")?) };
+        s.session.save_model(Path::new(std::ffi::OsStr::from_bytes(path.to_bytes())))?;
+        Ok(())
+    })
+}
+
+/// slotrt_stream_push with the frame's instance masks: `ids` holds one id
+/// per pixel of the frame (width * height bytes, 0 = background), at most
+/// num_slots distinct ids. Guided fine-tuning learns from them.
+///
+/// # Safety
+/// `stream` is live; `frame` describes readable memory; `ids` holds `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_stream_push_with_masks(
+    stream: *const SlotrtStream,
+    frame: *const SlotrtFrame,
+    ids: *const u8,
+    len: usize,
+) -> SlotrtStatus {
+    guard("slotrt_stream_push_with_masks", || {
+        let s = unsafe { arg_ref(stream, "stream") }?;
+        let frame = unsafe { frame_arg(frame, "frame") }?;
+        if ids.is_null() {
+            return Err(CallError::new(SlotrtStatus::NullArgument, "argument `ids` is NULL"));
+        }
+        let ids = unsafe { arg_slice(ids, len, "ids") }?;
+        s.stream().push_with_masks(&frame, ids)?;
+        Ok(())
+    })
+}
