@@ -1,5 +1,8 @@
 //! The `slotrt` command line. Uses only the public Rust API.
 
+#[path = "slotrt/finetune.rs"]
+mod finetune;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,6 +30,9 @@ enum Command {
     Train(TrainArgs),
     /// Score a model on held-out synthetic clips and draw its masks.
     Eval(EvalArgs),
+    /// Stream a shifted synthetic domain through a model with online
+    /// fine-tuning on; report adaptation (FG-ARI before/after, curve).
+    Finetune(finetune::FinetuneArgs),
 }
 
 #[derive(Args)]
@@ -312,6 +318,7 @@ fn main() -> ExitCode {
         }
         Command::Train(args) => train(args),
         Command::Eval(args) => eval(args),
+        Command::Finetune(args) => finetune::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -69,6 +69,20 @@ impl Default for SynthConfig {
 }
 
 impl SynthConfig {
+    /// A domain the shipped models never saw, for adaptation experiments:
+    /// the unseen shapes (star, cross), textured backgrounds only, smaller
+    /// and faster objects.
+    pub fn shifted_domain() -> Self {
+        SynthConfig {
+            shapes: vec![ShapeKind::Star, ShapeKind::Cross],
+            backgrounds: vec![BackgroundKind::Textured],
+            min_radius: 0.08,
+            max_radius: 0.15,
+            max_speed: 0.06,
+            ..SynthConfig::default()
+        }
+    }
+
     /// `min(width, height)` in pixels: the unit of radii and speeds.
     pub fn side(&self) -> f32 {
         self.width.min(self.height) as f32

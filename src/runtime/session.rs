@@ -146,6 +146,12 @@ impl Session {
         &self.shared.options
     }
 
+    /// The weights serving now (the loaded ones, or the latest published
+    /// by fine-tuning).
+    pub fn current_model(&self) -> Arc<RuntimeModel> {
+        self.shared.current_model()
+    }
+
     /// The seed of this session's slot noise (`options.seed` in
     /// deterministic mode, otherwise drawn at creation): with it,
     /// `episode_seed` reproduces every stream's first slots.

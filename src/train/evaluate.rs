@@ -91,3 +91,24 @@ pub fn score_batch(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64)
     score_predictions(batch, &predict_masks(model, batch, carry, seed)?, &mut means)?;
     Ok(means.mean())
 }
+
+/// Mean scores of `model` on clips `0..clips` of `split` drawn from `data`,
+/// `batch` clips per forward pass.
+pub fn score_split(
+    model: &SlotModel,
+    data: &crate::data::SynthConfig,
+    split: crate::data::Split,
+    clips: usize,
+    batch: usize,
+    carry: bool,
+) -> Result<ClipScores> {
+    let mut means = MeanScores::default();
+    let mut first = 0;
+    while first < clips {
+        let n = batch.max(1).min(clips - first);
+        let b = super::batch::clip_batch(data, split, first as u64, n, model.device())?;
+        score_predictions(&b, &predict_masks(model, &b, carry, 0)?, &mut means)?;
+        first += n;
+    }
+    Ok(means.mean())
+}
