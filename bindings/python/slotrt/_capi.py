@@ -114,9 +114,14 @@ def error_for(status: int, message: str) -> Error:
 
 
 def _find_library() -> Path:
+    """$SLOTRT_LIBRARY, else the copy bundled into an installed wheel, else
+    the checkout's target/{release,debug} (editable installs, tests)."""
     env = os.environ.get("SLOTRT_LIBRARY")
     if env:
         return Path(env)
+    bundled = Path(__file__).resolve().parent / "lib" / "libslotrt.so"
+    if bundled.exists():
+        return bundled
     root = Path(__file__).resolve().parents[3]
     for profile in ("release", "debug"):
         candidate = root / "target" / profile / "libslotrt.so"
