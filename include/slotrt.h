@@ -1316,6 +1316,18 @@ slotrt_status slotrt_scene_get_object(const struct slotrt_scene *scene,
 slotrt_status slotrt_scene_steer(struct slotrt_scene *scene, uint32_t index, float vx, float vy);
 
 /**
+ * Repaints object `index` with the colour (r, g, b).
+ *
+ * # Safety
+ * `scene` is live.
+ */
+slotrt_status slotrt_scene_set_colour(struct slotrt_scene *scene,
+                                      uint32_t index,
+                                      uint8_t r,
+                                      uint8_t g,
+                                      uint8_t b);
+
+/**
  * Moves every object by one step of its motion.
  *
  * # Safety

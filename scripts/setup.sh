@@ -7,7 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${SLOTRT_VENV:-$root/.venv}"
 torch_version="2.13.0"
-py_test_deps=(numpy scikit-learn scipy pytest safetensors gymnasium)
+py_test_deps=(numpy scikit-learn scipy pytest safetensors gymnasium matplotlib)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 

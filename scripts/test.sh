@@ -35,6 +35,8 @@ step() {
 step cargo-test cargo test --all-targets --no-fail-fast
 # The C programs link the libraries cargo built above (cdylib + staticlib).
 step c-tests bash scripts/c_tests.sh
+# The library cargo just built for the tests, not an older release build.
+export SLOTRT_LIBRARY="$root/target/debug/libslotrt.so"
 step python-tests python -m pytest -q tests/python
 
 if [ "${#failed_steps[@]}" -gt 0 ]; then

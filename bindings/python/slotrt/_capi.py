@@ -123,10 +123,10 @@ def _find_library() -> Path:
     if bundled.exists():
         return bundled
     root = Path(__file__).resolve().parents[3]
-    for profile in ("release", "debug"):
-        candidate = root / "target" / profile / "libslotrt.so"
-        if candidate.exists():
-            return candidate
+    # In a checkout, the most recently built profile is the one in use.
+    built = [p for p in (root / "target" / prof / "libslotrt.so" for prof in ("release", "debug")) if p.exists()]
+    if built:
+        return max(built, key=lambda p: p.stat().st_mtime)
     raise OSError(
         "libslotrt.so not found: build it with `cargo build` or set SLOTRT_LIBRARY"
     )

@@ -2,10 +2,12 @@
 nothing to download, and ground-truth object positions for probes.
 
 ReachEnv: 2-5 coloured objects in a 64x64 RGB frame. Object 0 is the
-agent's body, steered by the action; object 1 is the target. Reward +1 and
-the episode ends when the agent's centre comes within (r_agent + r_target)
-of the target's; -0.01 per step otherwise; truncated after `max_steps`.
-The other objects are distractors that keep their own motion.
+agent's body (always red), steered by the action; object 1 is the target
+(always green). The episode ends with reward +1 when the agent's centre
+comes within (r_agent + r_target) of the target's; every other step pays
+0.1 x (the distance closed, in units of the agent's speed); truncated after
+`max_steps`. The other objects are distractors of other colours that keep
+their own motion.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from .scene import Scene
 
 # Stay, up, down, left, right.
 _MOVES = np.array([[0, 0], [0, -1], [0, 1], [-1, 0], [1, 0]], np.float32)
+AGENT_COLOUR = (240, 40, 40)
+TARGET_COLOUR = (40, 220, 60)
 
 
 class ReachEnv(gymnasium.Env):
@@ -56,8 +60,15 @@ class ReachEnv(gymnasium.Env):
             self._scene.close()
         self._scene = Scene(int(self.np_random.integers(0, 2**63)), **self.scene_options)
         self._scene.steer(0, 0.0, 0.0)
+        self._scene.set_colour(0, AGENT_COLOUR)
+        self._scene.set_colour(1, TARGET_COLOUR)
         self._steps = 0
+        self._distance = self._gap()
         return self._observe()
+
+    def _gap(self) -> float:
+        p = self._scene.positions()
+        return float(np.linalg.norm(p[0] - p[1]))
 
     def step(self, action):
         if self._scene is None:
@@ -69,9 +80,11 @@ class ReachEnv(gymnasium.Env):
         self._scene.advance()
         self._steps += 1
         obs, info = self._observe()
-        positions, radii = self._scene.positions(), self._scene.radii()
-        reached = np.linalg.norm(positions[0] - positions[1]) < radii[0] + radii[1]
-        reward = 1.0 if reached else -0.01
+        radii = self._scene.radii()
+        distance = self._gap()
+        reached = distance < radii[0] + radii[1]
+        reward = 1.0 if reached else 0.1 * (self._distance - distance) / self.speed
+        self._distance = distance
         truncated = not reached and self._steps >= self.max_steps
         return obs, reward, bool(reached), bool(truncated), info
 

@@ -30,6 +30,8 @@ lib.slotrt_scene_get_object.restype = ctypes.c_int32
 lib.slotrt_scene_get_object.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(_Object)]
 lib.slotrt_scene_steer.restype = ctypes.c_int32
 lib.slotrt_scene_steer.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_float, ctypes.c_float]
+lib.slotrt_scene_set_colour.restype = ctypes.c_int32
+lib.slotrt_scene_set_colour.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_uint8, ctypes.c_uint8]
 lib.slotrt_scene_advance.restype = ctypes.c_int32
 lib.slotrt_scene_advance.argtypes = [ctypes.c_void_p]
 lib.slotrt_scene_render.restype = ctypes.c_int32
@@ -69,6 +71,9 @@ class Scene:
 
     def steer(self, index: int, vx: float, vy: float) -> None:
         check(lib.slotrt_scene_steer(self._handle, index, vx, vy))
+
+    def set_colour(self, index: int, rgb) -> None:
+        check(lib.slotrt_scene_set_colour(self._handle, index, *[int(c) for c in rgb]))
 
     def advance(self) -> None:
         check(lib.slotrt_scene_advance(self._handle))
