@@ -1,0 +1,148 @@
+"""Peer benchmark: slotrt (through its C API) vs PyTorch eager vs ONNX
+Runtime on the same weights and the same frames, in one process run.
+
+Every peer does the same work per call: B uint8 RGB frames -> normalise ->
+encoder -> Slot Attention from carried slots (iters_later) -> predictor ->
+decoder masks, outputs back in host memory. Outputs are checked to agree
+before anything is timed; timings are interleaved (peers in a shuffled
+order in every round) so machine noise hits all of them alike, and medians
+are reported, one line per case:
+
+peer-ratio batch=<B> precision=<p> slotrt_ms=<x> onnxruntime_ms=<y> eager_ms=<z> ratio_vs_onnxruntime=<x/y>
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+import slotrt
+from slotrt import torch_ref
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class FrameStep(nn.Module):
+    """One continuing frame as the runtime does it, for eager and ONNX."""
+
+    def __init__(self, ref: torch_ref.SlotModel):
+        super().__init__()
+        self.ref = ref
+
+    def forward(self, frames_u8, init):
+        images = self.ref.normalize(frames_u8.permute(0, 3, 1, 2).float() / 255.0)
+        out = self.ref.step(images, init, first_frame=False)
+        _, masks = self.ref.decoder(out["slots"])
+        return out["slots"], masks, out["next_init"]
+
+
+def frames_for(batch: int) -> np.ndarray:
+    clips = [slotrt.generate_clip("test", i, frames=2).rgb[1] for i in range(batch)]
+    return np.ascontiguousarray(np.stack(clips))
+
+
+def check_agreement(model, step, session_model, ort_session, tol: float) -> float:
+    """slotrt vs eager vs ONNX Runtime on continuing frames from one state."""
+    clip = slotrt.generate_clip("test", 99, frames=2).rgb
+    with slotrt.Session(session_model, deterministic=True) as session, session.open_stream() as stream:
+        stream.process(clip[0])
+        state = stream.state
+        native = stream.process(clip[1])  # continues from `state`
+    frames = clip[1:2]
+    init = state[None]
+    with torch.no_grad():
+        eager = [t.numpy() for t in step(torch.from_numpy(frames), torch.from_numpy(init))]
+    onnx = ort_session.run(None, {"frames": frames, "init": init})
+    worst = 0.0
+    for name, a, b, c in [("slots", native.slots, eager[0][0], onnx[0][0]),
+                          ("masks", native.masks, eager[1][0], onnx[1][0])]:
+        for pair, x, y in [("slotrt-eager", a, b), ("onnxruntime-eager", c, b)]:
+            diff = float(np.abs(x - y).max())
+            worst = max(worst, diff)
+            if diff > tol:
+                raise SystemExit(f"{name} disagree ({pair}): max abs diff {diff:.2e} > {tol}")
+    return worst
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(ROOT / "models" / "savi-small-64.safetensors"))
+    parser.add_argument("--batches", default="1,8,32")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(ROOT / "out" / "bench_peers"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)  # the same libtorch serves slotrt and eager
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    ref = torch_ref.load(args.model).eval()
+    step = FrameStep(ref).eval()
+    info_k, info_d = ref.config["grouping"]["num_slots"], ref.config["grouping"]["slot_dim"]
+    onnx_path = out / "step.onnx"
+    # The fused transformer fast path has no ONNX form: export the plain ops.
+    torch.backends.mha.set_fastpath_enabled(False)
+    with torch.no_grad():
+        torch.onnx.export(
+            step, (torch.zeros(1, 64, 64, 3, dtype=torch.uint8), torch.zeros(1, info_k, info_d)), str(onnx_path),
+            input_names=["frames", "init"], output_names=["slots", "masks", "next_init"],
+            dynamic_axes={"frames": {0: "batch"}, "init": {0: "batch"}}, opset_version=17, dynamo=False)
+    torch.backends.mha.set_fastpath_enabled(True)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    onnx = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+    model = slotrt.Model.load(args.model, threads=args.threads)
+    worst = check_agreement(model, step, model, onnx, tol=1e-4)
+    print(f"outputs agree: max abs diff {worst:.2e} (fp32, tolerance 1e-4); onnxruntime {ort.__version__}, "
+          f"torch {torch.__version__}, slotrt {slotrt.version()}")
+
+    for batch in [int(b) for b in args.batches.split(",")]:
+        frames = frames_for(batch)
+        init = np.random.default_rng(0).standard_normal((batch, info_k, info_d)).astype(np.float32)
+        session = slotrt.Session(model, max_batch=batch, warmup=True)
+        session.step(frames, np.ones(batch, bool))  # start every lane; later calls continue
+        out_buffers = session.step(frames, np.zeros(batch, bool))
+        frames_t, init_t = torch.from_numpy(frames), torch.from_numpy(init)
+        no_reset = np.zeros(batch, bool)
+
+        def run_slotrt():
+            session.step(frames, no_reset, out=out_buffers)
+
+        def run_eager():
+            with torch.no_grad():
+                [t.numpy() for t in step(frames_t, init_t)]
+
+        def run_onnx():
+            onnx.run(None, {"frames": frames, "init": init})
+
+        peers = {"slotrt": run_slotrt, "eager": run_eager, "onnxruntime": run_onnx}
+        for fn in peers.values():  # warm-up
+            for _ in range(3):
+                fn()
+        times = {name: [] for name in peers}
+        for _ in range(args.rounds):
+            order = list(peers.items())
+            random.shuffle(order)
+            for name, fn in order:
+                started = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - started) * 1000)
+        session.close()
+        med = {name: statistics.median(t) for name, t in times.items()}
+        print(f"peer-ratio batch={batch} precision=fp32 slotrt_ms={med['slotrt']:.2f} "
+              f"onnxruntime_ms={med['onnxruntime']:.2f} eager_ms={med['eager']:.2f} "
+              f"ratio_vs_onnxruntime={med['slotrt'] / med['onnxruntime']:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
