@@ -302,6 +302,30 @@ fn keep_latest_drops_and_never_blocks_while_block_never_drops() {
 }
 
 #[test]
+fn callback_results_equal_the_model_loop() {
+    let model = tiny_model();
+    // Block: every frame is stepped (keep-latest could drop some).
+    let session = Session::new(model.clone(), SessionOptions { overflow: OverflowPolicy::Block, ..options() }).unwrap();
+    let c = clip(51);
+    let stream = session.open_stream().unwrap();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = got.clone();
+    stream.set_callback(Some(Arc::new(move |r: &FrameResult| sink.lock().unwrap().push(r.clone())))).unwrap();
+    for t in 0..FRAMES as usize {
+        stream.push(&frame(&c, t)).unwrap();
+    }
+    let started = std::time::Instant::now();
+    while got.lock().unwrap().len() < FRAMES as usize {
+        assert!(started.elapsed() < Duration::from_secs(60), "callbacks stopped arriving");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let want = reference(&model, &c, 0..FRAMES as usize, fresh_init(&model, stream.key(), 0));
+    for (t, (g, w)) in got.lock().unwrap().iter().zip(&want).enumerate() {
+        assert_close(g, w, &format!("callback frame {t}"));
+    }
+}
+
+#[test]
 fn callbacks_get_every_result_and_poll_sees_none() {
     let model = tiny_model();
     let session = Session::new(model.clone(), options()).unwrap();

@@ -65,6 +65,10 @@ struct EvalArgs {
     /// generator's defaults at the model's input size.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Override the model's Slot Attention iterations on frames after the
+    /// first (carried slots need fewer; measures what that costs).
+    #[arg(long)]
+    iters_later: Option<i64>,
     #[arg(long, default_value_t = 0)]
     threads: i32,
 }
@@ -77,7 +81,13 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
     if args.clips == 0 || args.batch == 0 || args.frames == 0 {
         return Err(slotrt::Error::invalid("--clips, --batch and --frames must be at least 1"));
     }
-    let model = slotrt::model::bundle::load(&args.model, tch::Device::Cpu)?;
+    let mut model = slotrt::model::bundle::load(&args.model, tch::Device::Cpu)?;
+    if let Some(iters) = args.iters_later {
+        if !(1..=10).contains(&iters) {
+            return Err(slotrt::Error::invalid("--iters-later must be in 1..=10"));
+        }
+        model.config.grouping.iters_later = iters;
+    }
     let mut data = match &args.data {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| slotrt::Error::io(path, e))?;
