@@ -113,14 +113,10 @@ pub fn convert_into(frame: &Frame, pre: &PreprocessConfig, dst: &mut [f32]) -> R
     let (out_h, out_w) = (pre.height as usize, pre.width as usize);
     assert_eq!(dst.len(), 3 * out_h * out_w, "input slot sized for the model");
     let swap = pre.channel_order == ChannelOrder::Bgr;
-    let scale: [f32; 3] = std::array::from_fn(|c| {
-        let c = if swap { 2 - c } else { c };
-        (1.0 / pre.std[c]) as f32
-    });
-    let shift: [f32; 3] = std::array::from_fn(|c| {
-        let c = if swap { 2 - c } else { c };
-        (pre.mean[c] / pre.std[c]) as f32
-    });
+    // (x - mean) / std with f32 divisions, exactly as the model's own
+    // `normalize` computes it, so equal pixels give bit-equal inputs.
+    let mean: [f32; 3] = std::array::from_fn(|c| pre.mean[if swap { 2 - c } else { c }] as f32);
+    let std: [f32; 3] = std::array::from_fn(|c| pre.std[if swap { 2 - c } else { c }] as f32);
     let sampler = Sampler::new(frame.width, frame.height, out_w, out_h, pre.resize);
     let mut finite = true;
     // Output channel c takes the model's channel c; `swap` reverses RGB.
@@ -128,23 +124,22 @@ pub fn convert_into(frame: &Frame, pre: &PreprocessConfig, dst: &mut [f32]) -> R
         for c in 0..3 {
             let v = rgb[if swap { 2 - c } else { c }];
             finite &= v.is_finite();
-            dst[(c * out_h + oy) * out_w + ox] = v * scale[c] - shift[c];
+            dst[(c * out_h + oy) * out_w + ox] = (v - mean[c]) / std[c];
         }
     };
     let data = frame.data;
     let stride = frame.stride;
     let u8_at = |x: usize, y: usize, c: usize| data[y * stride + x * frame.format.bytes_per_pixel() + c] as f32;
-    const INV255: f32 = 1.0 / 255.0;
     match frame.format {
         PixelFormat::Rgb8 | PixelFormat::Rgba8 => {
-            sampler.run(|x, y| [u8_at(x, y, 0) * INV255, u8_at(x, y, 1) * INV255, u8_at(x, y, 2) * INV255], &mut write)
+            sampler.run(|x, y| [u8_at(x, y, 0) / 255.0, u8_at(x, y, 1) / 255.0, u8_at(x, y, 2) / 255.0], &mut write)
         }
         PixelFormat::Bgr8 | PixelFormat::Bgra8 => {
-            sampler.run(|x, y| [u8_at(x, y, 2) * INV255, u8_at(x, y, 1) * INV255, u8_at(x, y, 0) * INV255], &mut write)
+            sampler.run(|x, y| [u8_at(x, y, 2) / 255.0, u8_at(x, y, 1) / 255.0, u8_at(x, y, 0) / 255.0], &mut write)
         }
         PixelFormat::Gray8 => sampler.run(
             |x, y| {
-                let v = u8_at(x, y, 0) * INV255;
+                let v = u8_at(x, y, 0) / 255.0;
                 [v, v, v]
             },
             &mut write,

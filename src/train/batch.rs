@@ -27,6 +27,9 @@ pub fn stack_clips(clips: Vec<Clip>, device: Device) -> ClipBatch {
     let frames01 = Tensor::from_slice(&bytes)
         .view([t, b, h, w, 3])
         .permute([0, 1, 4, 2, 3])
+        // Contiguous NCHW, the layout the runtime feeds: a channels-last
+        // view would send convolutions down other kernels (other rounding).
+        .contiguous()
         .to_kind(Kind::Float)
         .to_device(device)
         / 255.0;
