@@ -2,12 +2,13 @@
 //! while the session serves, rolls back on explosions, takes guided masks,
 //! saves with provenance, reverts, and refuses misuse with clear errors.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
-use slotrt::model::config::{CnnEncoderConfig, DecoderConfig, EncoderConfig, SpatialBroadcastConfig};
-use slotrt::model::{ModelConfig, SlotModel};
+use slotrt::model::SlotModel;
 use slotrt::runtime::{
     FinetuneOptions, Frame, FrameResult, ModelOptions, PixelFormat, RuntimeModel, Session, SessionOptions,
 };
@@ -17,22 +18,7 @@ use tch::Device;
 
 fn tiny_model() -> Arc<RuntimeModel> {
     tch::manual_seed(5);
-    let mut c = ModelConfig::savi_small_64();
-    c.preprocess.height = 32;
-    c.preprocess.width = 32;
-    c.encoder =
-        EncoderConfig::Cnn(CnnEncoderConfig { channels: vec![16, 16], kernel_sizes: vec![3, 3], strides: vec![2, 1] });
-    c.grouping.num_slots = 4;
-    c.grouping.slot_dim = 16;
-    c.grouping.mlp_hidden = Some(32);
-    c.predictor.as_mut().unwrap().ff_dim = 32;
-    c.decoder = DecoderConfig::SpatialBroadcast(SpatialBroadcastConfig {
-        broadcast_height: 8,
-        broadcast_width: 8,
-        channels: vec![16, 16],
-        strides: vec![2, 2],
-    });
-    RuntimeModel::from_model(SlotModel::new(&c, Device::Cpu).unwrap()).unwrap()
+    RuntimeModel::from_model(SlotModel::new(&common::tiny_config(32), Device::Cpu).unwrap()).unwrap()
 }
 
 fn clips(n: u64) -> Vec<Clip> {

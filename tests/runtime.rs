@@ -2,14 +2,15 @@
 //! driving mode, batching, resets, carried-state hand-over, overload
 //! policies and bad input.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
-use slotrt::model::config::{CnnEncoderConfig, DecoderConfig, EncoderConfig, SpatialBroadcastConfig};
 use slotrt::model::grouping::InitInput;
-use slotrt::model::{ModelConfig, SlotModel};
+use slotrt::model::SlotModel;
 use slotrt::runtime::{
     episode_seed, Frame, FrameResult, MaskSource, OverflowPolicy, PixelFormat, RuntimeModel, Session, SessionOptions,
     STEP_LANE_KEY,
@@ -23,22 +24,7 @@ const SEED: u64 = 7;
 
 fn tiny_model() -> Arc<RuntimeModel> {
     tch::manual_seed(3);
-    let mut c = ModelConfig::savi_small_64();
-    c.preprocess.height = SIZE as i64;
-    c.preprocess.width = SIZE as i64;
-    c.encoder =
-        EncoderConfig::Cnn(CnnEncoderConfig { channels: vec![16, 16], kernel_sizes: vec![3, 3], strides: vec![2, 1] });
-    c.grouping.num_slots = 4;
-    c.grouping.slot_dim = 16;
-    c.grouping.mlp_hidden = Some(32);
-    c.predictor.as_mut().unwrap().ff_dim = 32;
-    c.decoder = DecoderConfig::SpatialBroadcast(SpatialBroadcastConfig {
-        broadcast_height: 8,
-        broadcast_width: 8,
-        channels: vec![16, 16],
-        strides: vec![2, 2],
-    });
-    RuntimeModel::from_model(SlotModel::new(&c, Device::Cpu).unwrap()).unwrap()
+    RuntimeModel::from_model(SlotModel::new(&common::tiny_config(SIZE as i64), Device::Cpu).unwrap()).unwrap()
 }
 
 fn clip(index: u64) -> Clip {

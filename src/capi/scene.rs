@@ -140,7 +140,13 @@ pub unsafe extern "C" fn slotrt_scene_steer(scene: *mut SlotrtScene, index: u32,
 /// # Safety
 /// `scene` is live.
 #[no_mangle]
-pub unsafe extern "C" fn slotrt_scene_set_colour(scene: *mut SlotrtScene, index: u32, r: u8, g: u8, b: u8) -> SlotrtStatus {
+pub unsafe extern "C" fn slotrt_scene_set_colour(
+    scene: *mut SlotrtScene,
+    index: u32,
+    r: u8,
+    g: u8,
+    b: u8,
+) -> SlotrtStatus {
     guard("slotrt_scene_set_colour", || {
         let s = unsafe { arg_mut(scene, "scene") }?;
         let i = object_index(s, index)?;

@@ -55,6 +55,34 @@ pub(crate) struct StreamState {
     pub stats: StreamStats,
 }
 
+impl QueuedFrame {
+    /// An empty slot for a converted frame of `input_len` values.
+    pub fn with_capacity(input_len: usize) -> Self {
+        QueuedFrame {
+            input: vec![0.0; input_len],
+            init: FrameInit::Continue,
+            timestamp_ns: 0,
+            tag: 0,
+            label_size: None,
+            guide: None,
+            pushed: Instant::now(),
+        }
+    }
+}
+
+impl StreamState {
+    /// Hands a frame's start-of-episode instruction to the stream's next
+    /// frame (queued, or yet to come) when that frame is dropped or fails,
+    /// so a reset or seed is never lost with it.
+    pub fn pass_on_init(&mut self, init: FrameInit) {
+        let slot = match self.frames.front_mut() {
+            Some(next) => &mut next.init,
+            None => &mut self.next_init,
+        };
+        *slot = std::mem::replace(slot, FrameInit::Continue).absorb_dropped(init);
+    }
+}
+
 pub(crate) struct State {
     pub streams: BTreeMap<u64, StreamState>,
     pub next_key: u64,
@@ -566,15 +594,7 @@ fn worker_loop(shared: &Shared) {
             result.tag = frame.tag;
             stream.spare_frames.push(frame);
             if let Some(err) = &failure {
-                match stream.frames.front_mut() {
-                    Some(next) => {
-                        next.init = std::mem::replace(&mut next.init, FrameInit::Continue).absorb_dropped(init)
-                    }
-                    None => {
-                        stream.next_init =
-                            std::mem::replace(&mut stream.next_init, FrameInit::Continue).absorb_dropped(init)
-                    }
-                }
+                stream.pass_on_init(init);
                 stream.failure = Some(clone_error(err));
                 stream.spare_results.push(result);
                 continue;

@@ -82,15 +82,7 @@ impl Stream {
             check_episode_seed(&stream.next_init, info.init)?;
             stream.spare_frames.pop()
         }
-        .unwrap_or_else(|| QueuedFrame {
-            input: vec![0.0; 3 * info.input_height * info.input_width],
-            init: FrameInit::Continue,
-            timestamp_ns: 0,
-            tag: 0,
-            label_size: None,
-            guide: None,
-            pushed: Instant::now(),
-        });
+        .unwrap_or_else(|| QueuedFrame::with_capacity(3 * info.input_height * info.input_width));
         match ids {
             Some(ids) => {
                 let (h, w) = (info.input_height, info.input_width);
@@ -121,16 +113,7 @@ impl Stream {
             match shared.options.overflow {
                 OverflowPolicy::KeepLatest => {
                     let mut dropped = stream.frames.pop_front().expect("full queue");
-                    let init = std::mem::replace(&mut dropped.init, FrameInit::Continue);
-                    match stream.frames.front_mut() {
-                        Some(next) => {
-                            next.init = std::mem::replace(&mut next.init, FrameInit::Continue).absorb_dropped(init)
-                        }
-                        None => {
-                            stream.next_init =
-                                std::mem::replace(&mut stream.next_init, FrameInit::Continue).absorb_dropped(init)
-                        }
-                    }
+                    stream.pass_on_init(std::mem::replace(&mut dropped.init, FrameInit::Continue));
                     stream.spare_frames.push(dropped);
                     stream.stats.frames_dropped += 1;
                     state.counters.frames_dropped += 1;
@@ -226,15 +209,7 @@ impl Stream {
         let input = match &mut buffer {
             Some(b) => &mut b.input,
             None => {
-                buffer = Some(QueuedFrame {
-                    input: vec![0.0; 3 * info.input_height * info.input_width],
-                    init: FrameInit::Continue,
-                    timestamp_ns: 0,
-                    tag: 0,
-                    label_size: None,
-                    guide: None,
-                    pushed: started,
-                });
+                buffer = Some(QueuedFrame::with_capacity(3 * info.input_height * info.input_width));
                 &mut buffer.as_mut().expect("set").input
             }
         };
@@ -255,7 +230,7 @@ impl Stream {
         stream.carry = Some(carry);
         stream.spare_frames.extend(buffer);
         if outcome.is_err() {
-            stream.next_init = std::mem::replace(&mut stream.next_init, FrameInit::Continue).absorb_dropped(init);
+            stream.pass_on_init(init);
         }
         let closed_meanwhile = stream.closed;
         if closed_meanwhile {

@@ -273,8 +273,41 @@ def _point(result: _Result, slots, masks, active, ids, labels) -> None:
 
 # ---- handles ---------------------------------------------------------------
 
-class Model:
-    """An immutable loaded model; share it between sessions and threads."""
+class _Handle:
+    """Owns one C handle: `close()` frees it (also on garbage collection
+    and at the end of a `with` block); use after close raises ClosedError."""
+
+    _what = "handle"
+    _free_name = ""
+    _handle = None
+
+    @property
+    def handle(self) -> ctypes.c_void_p:
+        if self._handle is None:
+            raise _closed(self._what)
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle is not None:
+            getattr(lib, self._free_name)(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Model(_Handle):
+    """An immutable loaded model; share it between sessions and threads.
+    Closing it releases this reference only: sessions made from it keep
+    working."""
+
+    _what, _free_name = "model", "slotrt_model_free"
 
     def __init__(self, handle: ctypes.c_void_p):
         self._handle = handle
@@ -308,29 +341,14 @@ class Model:
         check(lib.slotrt_model_load(str(path).encode(), ctypes.byref(opts), ctypes.byref(handle)))
         return cls(handle)
 
-    @property
-    def handle(self) -> ctypes.c_void_p:
-        if self._handle is None:
-            raise _closed("model")
-        return self._handle
-
-    def close(self) -> None:
-        """Releases this reference; sessions made from it keep working."""
-        if self._handle is not None:
-            lib.slotrt_model_free(self._handle)
-            self._handle = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
-class Session:
-    """A model's streams and the worker that batches them across streams."""
+
+class Session(_Handle):
+    """A model's streams and the worker that batches them across streams.
+    Closing it stops the worker and closes every stream of the session."""
+
+    _what, _free_name = "session", "slotrt_session_free"
 
     def __init__(self, model: Model, *, max_batch: int = 8, max_wait_ms: float = 2.0,
                  queue_depth: int = 4, overflow: str = "keep_latest", deterministic: bool = False,
@@ -357,11 +375,6 @@ class Session:
         self.mask_size = (h.value, w.value)
         self._streams = []
 
-    @property
-    def handle(self) -> ctypes.c_void_p:
-        if self._handle is None:
-            raise _closed("session")
-        return self._handle
 
     def open_stream(self) -> "Stream":
         handle = ctypes.c_void_p()
@@ -418,23 +431,12 @@ class Session:
             stats[f"{stage}_us"] = {n: getattr(lat, n) for n, _ in _Latency._fields_}
         return stats
 
-    def close(self) -> None:
-        """Stops the worker and closes every stream of this session."""
-        if self._handle is not None:
-            lib.slotrt_session_free(self._handle)
-            self._handle = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
-class Stream:
+class Stream(_Handle):
     """One camera or environment; slots carry over from frame to frame."""
+
+    _what, _free_name = "stream", "slotrt_stream_free"
 
     def __init__(self, session: Session, handle: ctypes.c_void_p):
         self._session = session
@@ -444,11 +446,6 @@ class Stream:
         # Label maps come at the pushed frame's size: poll sizes for the largest.
         self._max_pixels = 1
 
-    @property
-    def handle(self) -> ctypes.c_void_p:
-        if self._handle is None:
-            raise _closed("stream")
-        return self._handle
 
     def push(self, frame: np.ndarray, fmt: Optional[str] = None, timestamp_ns: int = 0, tag: int = 0) -> None:
         """Queues a frame for the session's worker (copied during the call)."""
@@ -522,15 +519,3 @@ class Stream:
         check(lib.slotrt_stream_get_stats(self.handle, ctypes.byref(raw)))
         return {name: getattr(raw, name) for name, _ in _StreamStats._fields_[1:]}
 
-    def close(self) -> None:
-        if self._handle is not None:
-            lib.slotrt_stream_free(self._handle)
-            self._handle = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
