@@ -381,7 +381,7 @@ fn trainer_loop(shared: &Shared, control: &Control, options: &FinetuneOptions, m
 }
 
 /// Tensors of one sampled batch: frames [B, 3, H, W] per clip position and,
-/// when every frame has them, guide ids [B, h, w] at the mask size.
+/// when every frame has them, guide ids [B, H, W] at the input size.
 struct Batch {
     frames: Vec<Tensor>,
     guide: Option<Vec<Tensor>>,
@@ -390,7 +390,6 @@ struct Batch {
 impl Batch {
     fn from_clips(clips: &[Vec<&ReplayFrame>], info: &super::model::ModelInfo, want_guide: bool) -> Batch {
         let (h, w) = (info.input_height, info.input_width);
-        let (mh, mw) = (info.mask_height, info.mask_width);
         let t = clips[0].len();
         let b = clips.len() as i64;
         let frames = (0..t)
@@ -406,16 +405,11 @@ impl Batch {
         let guide = (want_guide && all_guided).then(|| {
             (0..t)
                 .map(|i| {
-                    let mut ids = Vec::with_capacity(clips.len() * mh * mw);
+                    let mut ids = Vec::with_capacity(clips.len() * h * w);
                     for clip in clips {
-                        let g = clip[i].guide.as_ref().expect("checked");
-                        for y in 0..mh {
-                            for x in 0..mw {
-                                ids.push(g[(y * h / mh) * w + x * w / mw] as i64);
-                            }
-                        }
+                        ids.extend(clip[i].guide.as_ref().expect("checked").iter().map(|&id| id as i64));
                     }
-                    Tensor::from_slice(&ids).view([b, mh as i64, mw as i64])
+                    Tensor::from_slice(&ids).view([b, h as i64, w as i64])
                 })
                 .collect()
         });

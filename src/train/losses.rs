@@ -21,7 +21,7 @@ pub struct LossWeights {
     /// (loss -= lambda * err(negative), decoder frozen for it); 0 = off.
     #[serde(default)]
     pub contrastive: f64,
-    /// Guided masks (BCE on Hungarian-matched slot/instance pairs), where
+    /// Guided masks (cross-entropy of each instance under its Hungarian-matched slot), where
     /// instance masks are given; 0 = off.
     #[serde(default)]
     pub guided: f64,
