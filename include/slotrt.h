@@ -56,7 +56,7 @@
  * older header (a changed struct layout, a removed function). Adding
  * functions, statuses or enum values does not bump it.
  */
-#define SLOTRT_ABI_VERSION 1
+#define SLOTRT_ABI_VERSION 2
 
 /**
  * Result of every fallible slotrt call. `SLOTRT_STATUS_OK` is 0; any other
@@ -415,6 +415,47 @@ typedef uint32_t slotrt_part;
 #endif // __cplusplus
 
 /**
+ * Numeric precision of a model's CNN encoder convolutions (the bulk of a
+ * frame's compute without the decoder). Slot Attention, the predictor, the
+ * decoder, normalisation, softmaxes and carried slots always stay fp32.
+ * A reduced precision on a model without a CNN encoder is
+ * SLOTRT_STATUS_UNSUPPORTED.
+ */
+enum slotrt_precision
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Every op in fp32: exact, the default.
+   */
+  SLOTRT_PRECISION_FP32 = 0,
+  /**
+   * Convolutions in bfloat16 (results differ from fp32 by ~1e-2
+   * relative). Fast only where the hardware has native bf16 (CUDA, or a
+   * CPU with AVX512-BF16 / AMX); elsewhere libtorch emulates it, slowly.
+   */
+  SLOTRT_PRECISION_BF16 = 1,
+  /**
+   * Convolutions in float16: CUDA only (SLOTRT_STATUS_UNSUPPORTED on
+   * the CPU).
+   */
+  SLOTRT_PRECISION_FP16 = 2,
+  /**
+   * bf16 where the hardware runs it natively, else fp32; the choice is
+   * reported in slotrt_model_info.precision.
+   */
+  SLOTRT_PRECISION_AUTO = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_precision slotrt_precision;
+#else
+typedef uint32_t slotrt_precision;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A loaded model. Immutable: any number of sessions and threads may use
  * one model at once. Sessions keep the weights alive, so the model may be
  * freed while sessions created from it still run.
@@ -709,6 +750,10 @@ typedef struct slotrt_model_options {
    * is process-wide: the last load that sets it wins.
    */
   uint32_t threads;
+  /**
+   * A slotrt_precision value (default SLOTRT_PRECISION_FP32).
+   */
+  uint32_t precision;
 } slotrt_model_options;
 
 /**
@@ -770,6 +815,10 @@ typedef struct slotrt_model_info {
    * The bundle's description; valid while the model handle lives.
    */
   const char *description;
+  /**
+   * The slotrt_precision the model runs in (never AUTO: what AUTO chose).
+   */
+  uint32_t precision;
 } slotrt_model_info;
 
 /**
@@ -1195,7 +1244,7 @@ slotrt_status slotrt_score_clip(const int32_t *true_ids,
                                 struct slotrt_clip_scores *out);
 
 /**
- * Fills `options` with the defaults (CPU, libtorch's thread count).
+ * Fills `options` with the defaults (CPU, libtorch's thread count, fp32).
  *
  * # Safety
  * `options` points to a writable slotrt_model_options.

@@ -172,3 +172,43 @@ fn bad_masks_and_options_are_refused() {
     session.close();
     assert!(matches!(session.enable_finetune(quick()), Err(Error::Closed(_))));
 }
+
+#[test]
+fn stopping_while_publishes_are_in_flight_keeps_serving() {
+    // Publish after every step while a second thread keeps streaming: each
+    // stop lands at an arbitrary point of the train/publish cycle.
+    let session = Arc::new(Session::new(tiny_model(), SessionOptions::default()).unwrap());
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeder = {
+        let (session, done) = (session.clone(), done.clone());
+        std::thread::spawn(move || {
+            let data = clips(1);
+            let stream = session.open_stream().unwrap();
+            let mut r = FrameResult::default();
+            for t in (0..8).cycle() {
+                if done.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                stream.push(&frame(&data[0], t)).unwrap();
+                stream.poll(Some(Duration::from_secs(30)), &mut r).unwrap();
+                assert!(r.slots.iter().all(|v| v.is_finite()));
+            }
+        })
+    };
+    let mut r = FrameResult::default();
+    let probe = session.open_stream().unwrap();
+    let data = clips(1);
+    for round in 0..3 {
+        session.enable_finetune(FinetuneOptions { publish_every: 1, ..quick() }).unwrap();
+        let started = Instant::now();
+        while session.finetune_stats().unwrap().publishes < 2 && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stats = session.stop_finetune().unwrap();
+        assert!(!stats.running && stats.publishes >= 2, "round {round}: {stats:?}");
+        probe.process(&frame(&data[0], round), &mut r).unwrap();
+        assert!(r.slots.iter().all(|v| v.is_finite()));
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    feeder.join().unwrap();
+}

@@ -69,6 +69,10 @@ struct EvalArgs {
     /// first (carried slots need fewer; measures what that costs).
     #[arg(long)]
     iters_later: Option<i64>,
+    /// Precision of the encoder convolutions: fp32, bf16, fp16 (CUDA) or
+    /// auto (bf16 where the hardware runs it natively).
+    #[arg(long, default_value = "fp32")]
+    precision: String,
     #[arg(long, default_value_t = 0)]
     threads: i32,
 }
@@ -88,6 +92,9 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
         }
         model.config.grouping.iters_later = iters;
     }
+    let precision = slotrt::model::Precision::parse(&args.precision)?.resolve(model.device())?;
+    model.set_precision(precision)?;
+    println!("precision: {} (requested {})", precision.name(), args.precision);
     let mut data = match &args.data {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| slotrt::Error::io(path, e))?;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::boundary::{arg_mut, arg_ref, check_struct_size, guard, guard_value, unknown_enum, CallError};
 use super::status::SlotrtStatus;
 use crate::model::config::ChannelOrder;
+use crate::model::Precision;
 use crate::runtime::{InitKind, ModelOptions, RuntimeModel};
 
 /// Where a model runs.
@@ -31,6 +32,28 @@ pub enum SlotrtInitKind {
     Conditional = 2,
 }
 
+/// Numeric precision of a model's CNN encoder convolutions (the bulk of a
+/// frame's compute without the decoder). Slot Attention, the predictor, the
+/// decoder, normalisation, softmaxes and carried slots always stay fp32.
+/// A reduced precision on a model without a CNN encoder is
+/// SLOTRT_STATUS_UNSUPPORTED.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug)]
+pub enum SlotrtPrecision {
+    /// Every op in fp32: exact, the default.
+    Fp32 = 0,
+    /// Convolutions in bfloat16 (results differ from fp32 by ~1e-2
+    /// relative). Fast only where the hardware has native bf16 (CUDA, or a
+    /// CPU with AVX512-BF16 / AMX); elsewhere libtorch emulates it, slowly.
+    Bf16 = 1,
+    /// Convolutions in float16: CUDA only (SLOTRT_STATUS_UNSUPPORTED on
+    /// the CPU).
+    Fp16 = 2,
+    /// bf16 where the hardware runs it natively, else fp32; the choice is
+    /// reported in slotrt_model_info.precision.
+    Auto = 3,
+}
+
 /// A loaded model. Immutable: any number of sessions and threads may use
 /// one model at once. Sessions keep the weights alive, so the model may be
 /// freed while sessions created from it still run.
@@ -51,6 +74,8 @@ pub struct SlotrtModelOptions {
     /// libtorch intra-op threads, 0 = libtorch's default. libtorch's pool
     /// is process-wide: the last load that sets it wins.
     pub threads: u32,
+    /// A slotrt_precision value (default SLOTRT_PRECISION_FP32).
+    pub precision: u32,
 }
 
 /// What a model needs and returns; fixed for the model's life.
@@ -88,9 +113,11 @@ pub struct SlotrtModelInfo {
     pub device_index: u32,
     /// The bundle's description; valid while the model handle lives.
     pub description: *const c_char,
+    /// The slotrt_precision the model runs in (never AUTO: what AUTO chose).
+    pub precision: u32,
 }
 
-/// Fills `options` with the defaults (CPU, libtorch's thread count).
+/// Fills `options` with the defaults (CPU, libtorch's thread count, fp32).
 ///
 /// # Safety
 /// `options` points to a writable slotrt_model_options.
@@ -103,6 +130,7 @@ pub unsafe extern "C" fn slotrt_model_options_init(options: *mut SlotrtModelOpti
             device_type: SlotrtDeviceType::Cpu as u32,
             device_index: 0,
             threads: 0,
+            precision: SlotrtPrecision::Fp32 as u32,
         };
         Ok(())
     })
@@ -136,6 +164,13 @@ pub unsafe extern "C" fn slotrt_model_load(
                 other => return Err(unknown_enum("options->device_type", other, "slotrt_device_type")),
             };
             opts.threads = o.threads as usize;
+            opts.precision = match o.precision {
+                0 => Precision::Fp32,
+                1 => Precision::Bf16,
+                2 => Precision::Fp16,
+                3 => Precision::Auto,
+                other => return Err(unknown_enum("options->precision", other, "slotrt_precision")),
+            };
         }
         let model = RuntimeModel::load(Path::new(std::ffi::OsStr::from_bytes(path.to_bytes())), &opts)?;
         let description = CString::new(model.info().description.replace('\0', " "))
@@ -184,6 +219,7 @@ pub unsafe extern "C" fn slotrt_model_get_info(model: *const SlotrtModel, out: *
             device_type,
             device_index,
             description: handle.description.as_ptr(),
+            precision: info.precision as u32,
         };
         Ok(())
     })

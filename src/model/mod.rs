@@ -14,7 +14,9 @@ pub mod dias;
 pub mod encoder;
 pub mod grouping;
 pub mod layers;
+pub mod precision;
 pub mod slot_model;
 
 pub use config::ModelConfig;
+pub use precision::Precision;
 pub use slot_model::{SlotModel, StepOutput};

@@ -11,7 +11,8 @@ use super::dias;
 use super::encoder::{Encoded, Encoder};
 use super::grouping::{InitInput, SlotAttention, SlotInit};
 use super::layers::TransformerBlock;
-use crate::error::Result;
+use super::precision::Precision;
+use crate::error::{Error, Result};
 
 /// Everything one frame step produces.
 #[derive(Debug)]
@@ -47,6 +48,7 @@ pub struct SlotModel {
     init: SlotInit,
     predictor: Option<TransformerBlock>,
     decoder: Decoder,
+    precision: Precision,
 }
 
 impl SlotModel {
@@ -71,7 +73,7 @@ impl SlotModel {
             .map(|pr| TransformerBlock::new(&root / "predictor", g.slot_dim, pr.heads, pr.ff_dim, pr.pre_norm));
         let decoder =
             Decoder::new(&root / "decoder", &config.decoder, g.slot_dim, encoder.grid(), encoder.feature_dim());
-        Ok(SlotModel { config: config.clone(), vs, encoder, grouping, init, predictor, decoder })
+        Ok(SlotModel { config: config.clone(), vs, encoder, grouping, init, predictor, decoder, precision: Precision::Fp32 })
     }
 
     pub fn num_slots(&self) -> i64 {
@@ -89,6 +91,29 @@ impl SlotModel {
 
     pub fn device(&self) -> Device {
         self.vs.device()
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Runs the CNN encoder's convolutions in `precision` by casting their
+    /// weights in place; everything else stays fp32 (see `model::precision`
+    /// for why). For inference: train in fp32. A reduced precision on a
+    /// model without a CNN encoder is `Unsupported`.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        let precision = if precision == Precision::Auto { precision.resolve(self.device())? } else { precision };
+        if precision != Precision::Fp32 && !self.encoder.has_conv_stack() {
+            return Err(Error::Unsupported(format!(
+                "{} applies to CNN encoders' convolutions; this model's encoder is not a CNN",
+                precision.name()
+            )));
+        }
+        if self.encoder.has_conv_stack() {
+            (&self.vs.root() / "encoder" / "convs").set_kind(precision.kind());
+        }
+        self.precision = precision;
+        Ok(())
     }
 
     /// Maps pixels scaled to [0, 1], [B, 3, H, W], to the model's input.

@@ -7,7 +7,7 @@ use tch::Device;
 
 use crate::error::{Error, Result};
 use crate::model::config::{ModelConfig, SlotInitConfig};
-use crate::model::{bundle, SlotModel};
+use crate::model::{bundle, Precision, SlotModel};
 
 /// Options for loading a model.
 #[derive(Clone, Debug)]
@@ -16,11 +16,14 @@ pub struct ModelOptions {
     /// libtorch intra-op threads; 0 leaves libtorch's setting alone. The
     /// pool is process-wide in libtorch, so the last load that sets it wins.
     pub threads: usize,
+    /// Precision of the encoder convolutions (see `model::precision`);
+    /// `Auto` is resolved at load and `ModelInfo::precision` says how.
+    pub precision: Precision,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        ModelOptions { device: Device::Cpu, threads: 0 }
+        ModelOptions { device: Device::Cpu, threads: 0, precision: Precision::Fp32 }
     }
 }
 
@@ -53,6 +56,8 @@ pub struct ModelInfo {
     pub format_version: u32,
     pub description: String,
     pub device: Device,
+    /// The resolved precision (never `Auto`).
+    pub precision: Precision,
 }
 
 /// A slot model ready for inference.
@@ -84,7 +89,10 @@ impl RuntimeModel {
         if options.threads > 0 {
             tch::set_num_threads(options.threads as i32);
         }
-        let mut model = Self::from_model(bundle::load(path, options.device)?)?;
+        let precision = options.precision.resolve(options.device)?;
+        let mut loaded = bundle::load(path, options.device)?;
+        loaded.set_precision(precision)?;
+        let mut model = Self::from_model(loaded)?;
         Arc::get_mut(&mut model).expect("just made").base_dir = path.parent().map(Path::to_path_buf);
         Ok(model)
     }
@@ -94,6 +102,7 @@ impl RuntimeModel {
     pub fn copy_of(weights: &SlotModel, like: &RuntimeModel) -> Result<Arc<Self>> {
         let mut model = SlotModel::with_base_dir(like.config(), like.info.device, like.base_dir())?;
         tch::no_grad(|| model.vs.copy(&weights.vs))?;
+        model.set_precision(like.info.precision)?;
         let mut out = Self::from_model(model)?;
         Arc::get_mut(&mut out).expect("just made").base_dir = like.base_dir.clone();
         Ok(out)
@@ -166,5 +175,6 @@ fn info_of(model: &SlotModel) -> Result<ModelInfo> {
         format_version: c.format_version,
         description: c.description.clone(),
         device: model.device(),
+        precision: model.precision(),
     })
 }

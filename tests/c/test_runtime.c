@@ -100,7 +100,32 @@ static void test_load_errors(const char *dir) {
     o.device_type = SLOTRT_DEVICE_TYPE_CUDA;
     o.device_index = 99;
     CHECK_ERR(slotrt_model_load(path, &o, &m), SLOTRT_STATUS_DEVICE_UNAVAILABLE, "cuda:99");
+    slotrt_model_options_init(&o);
+    CHECK(o.precision == SLOTRT_PRECISION_FP32);
+    o.precision = 9;
+    CHECK_ERR(slotrt_model_load(path, &o, &m), SLOTRT_STATUS_UNKNOWN_ENUM, "precision");
     remove(path);
+}
+
+/* Precision: fp16 needs CUDA; auto reports what it chose. */
+static void test_precision(const char *model_path) {
+    slotrt_model_options o;
+    slotrt_model_options_init(&o);
+    slotrt_model *m = NULL;
+    o.precision = SLOTRT_PRECISION_FP16;
+    CHECK_ERR(slotrt_model_load(model_path, &o, &m), SLOTRT_STATUS_UNSUPPORTED, "fp16");
+    CHECK(m == NULL);
+    o.precision = SLOTRT_PRECISION_AUTO;
+    CHECK(slotrt_model_load(model_path, &o, &m) == SLOTRT_STATUS_OK);
+    slotrt_model_info mi;
+    mi.struct_size = sizeof mi;
+    CHECK(slotrt_model_get_info(m, &mi) == SLOTRT_STATUS_OK);
+    CHECK(mi.precision == SLOTRT_PRECISION_FP32 || mi.precision == SLOTRT_PRECISION_BF16);
+    slotrt_model_free(m);
+    o.precision = SLOTRT_PRECISION_BF16;
+    CHECK(slotrt_model_load(model_path, &o, &m) == SLOTRT_STATUS_OK);
+    CHECK(slotrt_model_get_info(m, &mi) == SLOTRT_STATUS_OK && mi.precision == SLOTRT_PRECISION_BF16);
+    slotrt_model_free(m);
 }
 
 /* A copy of the first `bytes` of the model: a truncated download. */
@@ -509,6 +534,7 @@ int main(int argc, char **argv) {
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     test_load_errors(tmp);
     test_truncated_model(model_path, tmp);
+    test_precision(model_path);
     slotrt_model *model = NULL;
     if (slotrt_model_load(model_path, NULL, &model) != SLOTRT_STATUS_OK) {
         fprintf(stderr, "cannot load %s: %s\n", model_path, slotrt_last_error_message());
@@ -519,6 +545,7 @@ int main(int argc, char **argv) {
     CHECK(info.input_width == W && info.input_height == H && info.num_slots >= 2 && info.num_slots <= 64);
     CHECK(info.slot_dim <= 256 && info.description != NULL && strlen(info.description) > 0);
     CHECK(info.init == SLOTRT_INIT_KIND_GAUSSIAN && info.has_predictor);
+    CHECK(info.precision == SLOTRT_PRECISION_FP32);
     slotrt_model_info small;
     small.struct_size = 8;
     CHECK_ERR(slotrt_model_get_info(model, &small), SLOTRT_STATUS_STRUCT_SIZE, "struct_size");

@@ -27,6 +27,7 @@ def test_model_info(model):
     info = model.info
     assert info.input_size == (64, 64) and info.num_slots == 6 and info.slot_dim == 64
     assert info.init == "gaussian" and info.has_predictor and info.device == "cpu"
+    assert info.precision == "fp32"
     assert "SAVi" in info.description
 
 
@@ -164,6 +165,24 @@ def test_load_errors(tmp_path):
         slotrt.Model.load(bad)
     with pytest.raises(slotrt.InvalidArgumentError):
         slotrt.Model.load(MODEL, device="tpu")
+    with pytest.raises(slotrt.InvalidArgumentError):
+        slotrt.Model.load(MODEL, precision="int4")
+    with pytest.raises(slotrt.Error) as err:
+        slotrt.Model.load(MODEL, precision="fp16")  # CUDA only
+    assert err.value.status_name == "SLOTRT_STATUS_UNSUPPORTED"
+
+
+def test_precision_is_reported_and_bf16_stays_close(clip):
+    with slotrt.Model.load(MODEL, precision="auto") as auto:
+        assert auto.info.precision in ("fp32", "bf16")
+    results = {}
+    for precision in ("fp32", "bf16"):
+        with slotrt.Model.load(MODEL, precision=precision) as m, slotrt.Session(m, deterministic=True) as s:
+            assert m.info.precision == precision
+            results[precision] = s.open_stream().process(clip.rgb[0])
+    a, b = results["fp32"], results["bf16"]
+    assert np.linalg.norm(a.slots - b.slots) / np.linalg.norm(a.slots) < 0.05
+    assert np.linalg.norm(a.masks - b.masks) / np.linalg.norm(a.masks) < 0.05
 
 
 def test_torch_shares_results_and_libtorch(model, clip):

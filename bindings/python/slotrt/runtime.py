@@ -34,6 +34,7 @@ PIXEL_FORMATS = {"rgb": 0, "bgr": 1, "rgba": 2, "bgra": 3, "gray": 4, "chw": 5}
 OVERFLOW = {"keep_latest": 0, "block": 1}
 MASK_SOURCES = {"decoder": 0, "attention": 1}
 INIT_KINDS = {0: "gaussian", 1: "learned_queries", 2: "conditional"}
+PRECISIONS = {"fp32": 0, "bf16": 1, "fp16": 2, "auto": 3}
 
 
 # ---- C structs (field order and types exactly as in include/slotrt.h) ----
@@ -75,6 +76,7 @@ class _ModelOptions(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_uint32), ("device_type", ctypes.c_uint32),
         ("device_index", ctypes.c_uint32), ("threads", ctypes.c_uint32),
+        ("precision", ctypes.c_uint32),
     ]
 
 
@@ -89,7 +91,7 @@ class _ModelInfo(ctypes.Structure):
         ("mean", ctypes.c_float * 3), ("std", ctypes.c_float * 3), ("bgr", ctypes.c_bool),
         ("format_version", ctypes.c_uint32),
         ("device_type", ctypes.c_uint32), ("device_index", ctypes.c_uint32),
-        ("description", ctypes.c_char_p),
+        ("description", ctypes.c_char_p), ("precision", ctypes.c_uint32),
     ]
 
 
@@ -260,6 +262,7 @@ class ModelInfo:
     has_predictor: bool
     description: str
     device: str
+    precision: str             # fp32 / bf16 / fp16: what the model runs in
 
 
 def _point(result: _Result, slots, masks, active, ids, labels) -> None:
@@ -321,12 +324,16 @@ class Model(_Handle):
             init=INIT_KINDS.get(raw.init, "unknown"), has_predictor=bool(raw.has_predictor),
             description=raw.description.decode("utf-8", "replace"),
             device="cpu" if raw.device_type == 0 else f"cuda:{raw.device_index}",
+            precision={v: k for k, v in PRECISIONS.items()}.get(raw.precision, "unknown"),
         )
 
     @classmethod
-    def load(cls, path, device: str = "cpu", threads: int = 0) -> "Model":
+    def load(cls, path, device: str = "cpu", threads: int = 0, precision: str = "fp32") -> "Model":
         """Loads a bundle. `device`: "cpu", "cuda" or "cuda:N"; `threads`:
-        libtorch intra-op threads (0: libtorch's default; process-wide)."""
+        libtorch intra-op threads (0: libtorch's default; process-wide);
+        `precision` of the encoder convolutions: "fp32" (exact), "bf16",
+        "fp16" (CUDA only) or "auto" (bf16 where the hardware runs it
+        natively); `info.precision` says what was chosen."""
         opts = _ModelOptions()
         check(lib.slotrt_model_options_init(ctypes.byref(opts)))
         if device == "cpu":
@@ -337,6 +344,10 @@ class Model(_Handle):
         else:
             raise InvalidArgumentError(2, "SLOTRT_STATUS_INVALID_ARGUMENT", f"unknown device {device!r}")
         opts.threads = threads
+        if precision not in PRECISIONS:
+            raise InvalidArgumentError(2, "SLOTRT_STATUS_INVALID_ARGUMENT",
+                                       f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        opts.precision = PRECISIONS[precision]
         handle = ctypes.c_void_p()
         check(lib.slotrt_model_load(str(path).encode(), ctypes.byref(opts), ctypes.byref(handle)))
         return cls(handle)

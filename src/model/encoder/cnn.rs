@@ -1,7 +1,7 @@
 //! CNN encoder: conv stack, position grid, LayerNorm, MLP -> tokens [B, N, C].
 
 use tch::nn::{self, Module};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use super::position_grid;
 use crate::model::config::CnnEncoderConfig;
@@ -46,11 +46,13 @@ impl CnnEncoder {
 
     /// Normalised images [B, 3, H, W] -> tokens [B, N, C].
     pub fn forward(&self, images: &Tensor) -> Tensor {
-        let mut x = images.shallow_clone();
+        // The convs compute in their weights' kind (bf16/fp16 under reduced
+        // precision, see `model::precision`); the rest in fp32.
+        let mut x = images.to_kind(self.convs.first().map_or(Kind::Float, |c| c.ws.kind()));
         for conv in &self.convs {
             x = conv.forward(&x).relu();
         }
-        let x = x.permute([0, 2, 3, 1]) + self.pos.forward(&self.pos_grid); // [B, h, w, C]
+        let x = x.to_kind(Kind::Float).permute([0, 2, 3, 1]) + self.pos.forward(&self.pos_grid); // [B, h, w, C]
         let x = x.flatten(1, 2);
         self.mlp.forward(&self.norm.forward(&x))
     }

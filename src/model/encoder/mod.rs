@@ -113,6 +113,12 @@ impl Encoder {
     }
 
     /// Normalised images [B, 3, H, W] -> features and tokens.
+    /// Whether the backbone is a convolution stack (`encoder.convs`), the
+    /// part reduced precision applies to.
+    pub fn has_conv_stack(&self) -> bool {
+        matches!(self.backbone, Backbone::Cnn(_))
+    }
+
     pub fn forward(&self, images: &Tensor) -> Result<Encoded> {
         let features = match &self.backbone {
             Backbone::Cnn(cnn) => cnn.forward(images),
