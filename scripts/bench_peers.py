@@ -107,6 +107,9 @@ def main():
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # ORT's pool spins after each run by default; on 2 cores that steals the
+    # next peer's CPU, and the peers run back to back.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     onnx = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
     print(f"onnxruntime {ort.__version__}, torch {torch.__version__}, slotrt {slotrt.version()}, "
           f"native bf16 on this CPU: {native_bf16()}")
