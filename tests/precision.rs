@@ -40,8 +40,8 @@ fn bf16_scores_within_0_01_of_fp32_on_held_out_clips() {
 #[test]
 fn bf16_slots_and_masks_stay_close_to_fp32_and_carried_slots_stay_fp32() {
     let (fp32, bf16) = (load(Precision::Fp32), load(Precision::Bf16));
-    let clip = slotrt::data::generate_clip(&SynthConfig { frames: 3, ..SynthConfig::default() }, Split::Test, 0)
-        .unwrap();
+    let clip =
+        slotrt::data::generate_clip(&SynthConfig { frames: 3, ..SynthConfig::default() }, Split::Test, 0).unwrap();
     let batch = slotrt::train::batch::stack_clips(vec![clip], Device::Cpu);
     tch::no_grad(|| {
         let init = fp32.slot_model().init_slots(1, slotrt::model::grouping::InitInput::Seed(7)).unwrap();

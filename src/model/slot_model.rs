@@ -73,7 +73,16 @@ impl SlotModel {
             .map(|pr| TransformerBlock::new(&root / "predictor", g.slot_dim, pr.heads, pr.ff_dim, pr.pre_norm));
         let decoder =
             Decoder::new(&root / "decoder", &config.decoder, g.slot_dim, encoder.grid(), encoder.feature_dim());
-        Ok(SlotModel { config: config.clone(), vs, encoder, grouping, init, predictor, decoder, precision: Precision::Fp32 })
+        Ok(SlotModel {
+            config: config.clone(),
+            vs,
+            encoder,
+            grouping,
+            init,
+            predictor,
+            decoder,
+            precision: Precision::Fp32,
+        })
     }
 
     pub fn num_slots(&self) -> i64 {

@@ -39,6 +39,15 @@ impl EngineConfig {
     }
 }
 
+/// Empties a job list and gives its allocation back for jobs of another
+/// lifetime: collecting a `map` over an empty `Vec` of a same-layout type
+/// reuses the buffer in place, so a caller can keep one list across calls
+/// without allocating per call (tests/alloc.rs checks it).
+pub(crate) fn recycle<'b>(mut jobs: Vec<Job<'_>>) -> Vec<Job<'b>> {
+    jobs.clear();
+    jobs.into_iter().map(|_| unreachable!("cleared")).collect()
+}
+
 /// Steps every job; frames that start an episode and frames that continue
 /// one run as two passes (they use different iteration counts). Returns the
 /// time spent. On error no carry or result has been changed.
@@ -54,13 +63,13 @@ pub(crate) fn run(model: &RuntimeModel, config: &EngineConfig, jobs: &mut [Job])
             };
         }
     }
-    let (first, later): (Vec<usize>, Vec<usize>) = (0..jobs.len()).partition(|&i| jobs[i].init.starts_episode());
-    let outputs = tch::no_grad(|| -> Result<Vec<(Vec<usize>, Outputs)>> {
-        let mut outputs = Vec::with_capacity(2);
-        for (group, is_first) in [(first, true), (later, false)] {
-            if !group.is_empty() {
-                let out = forward(model, config, jobs, &group, is_first)?;
-                outputs.push((group, out));
+    // A group is the jobs whose `starts_episode()` equals its flag, in job
+    // order: filtered on the fly, so the hot path allocates nothing here.
+    let outputs = tch::no_grad(|| -> Result<[Option<Outputs>; 2]> {
+        let mut outputs = [None, None];
+        for (slot, is_first) in outputs.iter_mut().zip([true, false]) {
+            if jobs.iter().any(|j| j.init.starts_episode() == is_first) {
+                *slot = Some(forward(model, config, jobs, is_first)?);
             }
         }
         Ok(outputs)
@@ -69,9 +78,10 @@ pub(crate) fn run(model: &RuntimeModel, config: &EngineConfig, jobs: &mut [Job])
     let (mask_h, mask_w) = config.mask_size(model);
     let info = model.info();
     let (k, d) = (info.num_slots, info.slot_dim);
-    for (group, out) in outputs {
-        for (row, &i) in group.iter().enumerate() {
-            let job = &mut jobs[i];
+    for (out, is_first) in outputs.into_iter().zip([true, false]) {
+        let Some(out) = out else { continue };
+        let group = jobs.iter_mut().filter(|j| j.init.starts_episode() == is_first);
+        for (row, job) in group.enumerate() {
             let r = &mut *job.result;
             r.reshape(k, d, mask_h, mask_w);
             let row = row as i64;
@@ -103,34 +113,28 @@ struct Outputs {
     next_init: Tensor,
 }
 
-fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], group: &[usize], first: bool) -> Result<Outputs> {
+fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], first: bool) -> Result<Outputs> {
+    let group = || jobs.iter().filter(move |j| j.init.starts_episode() == first);
+    let rows = group().count();
     let m = model.slot_model();
     let info = model.info();
     let (h, w, k, d) = (info.input_height as i64, info.input_width as i64, info.num_slots as i64, info.slot_dim as i64);
     let device = m.device();
     let len = (3 * h * w) as usize;
-    let images = if group.len() == 1 {
+    let images = if rows == 1 {
+        let input = group().next().expect("one row").input;
         // SAFETY: the tensor borrows the stream's converted input, which
         // outlives this function; the tensor does not (outputs are
         // computed tensors, never views of the input). No copy at batch 1.
-        unsafe {
-            Tensor::f_from_blob(jobs[group[0]].input.as_ptr().cast(), &[1, 3, h, w], &[], Kind::Float, Device::Cpu)?
-        }
+        unsafe { Tensor::f_from_blob(input.as_ptr().cast(), &[1, 3, h, w], &[], Kind::Float, Device::Cpu)? }
     } else {
         // Gathering rows into the batch is the only copy after conversion.
-        let images = Tensor::f_empty([group.len() as i64, 3, h, w], (Kind::Float, Device::Cpu))?;
-        // SAFETY: a fresh, contiguous f32 tensor of exactly this many elements.
-        let dst = unsafe { std::slice::from_raw_parts_mut(images.data_ptr() as *mut f32, group.len() * len) };
-        for (row, &i) in group.iter().enumerate() {
-            dst[row * len..(row + 1) * len].copy_from_slice(jobs[i].input);
-        }
-        images
+        rows_tensor(&[rows as i64, 3, h, w], len, group().map(|j| j.input))?
     }
     .to_device(device);
     let init = if first {
-        let mut inits = Vec::with_capacity(group.len());
-        for &i in group {
-            let job = &jobs[i];
+        let mut inits = Vec::with_capacity(rows);
+        for job in group() {
             let FrameInit::Start(seed) = &job.init else { unreachable!("first-frame group") };
             inits.push(match seed {
                 EpisodeSeed::Default => match info.init {
@@ -152,14 +156,11 @@ fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], group: &[u
         }
         Tensor::f_cat(&inits, 0)?
     } else {
-        let mut carried = Vec::with_capacity(group.len() * (k * d) as usize);
-        for &i in group {
-            match &jobs[i].init {
-                FrameInit::ContinueFrom(slots) => carried.extend_from_slice(slots),
-                _ => carried.extend_from_slice(&jobs[i].carry.next_init),
-            }
-        }
-        Tensor::f_from_slice(&carried)?.view([group.len() as i64, k, d]).to_device(device)
+        let carried = group().map(|j| match &j.init {
+            FrameInit::ContinueFrom(slots) => slots.as_slice(),
+            _ => j.carry.next_init.as_slice(),
+        });
+        rows_tensor(&[rows as i64, k, d], (k * d) as usize, carried)?.to_device(device)
     };
     let out = m.step(&images, &init, first)?;
     let masks = match config.mask_source {
@@ -173,6 +174,19 @@ fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], group: &[u
         active: cpu(&out.active, Kind::Uint8),
         next_init: cpu(&out.next_init, Kind::Float),
     })
+}
+
+/// A fresh CPU f32 tensor of `shape` whose rows (`row_len` floats each) are
+/// copied from `rows`: no Rust-side allocation.
+fn rows_tensor<'a>(shape: &[i64], row_len: usize, rows: impl Iterator<Item = &'a [f32]>) -> Result<Tensor> {
+    let t = Tensor::f_empty(shape, (Kind::Float, Device::Cpu))?;
+    let total = shape.iter().product::<i64>() as usize;
+    // SAFETY: a fresh, contiguous f32 tensor of exactly `total` elements.
+    let dst = unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, total) };
+    for (row, src) in rows.enumerate() {
+        dst[row * row_len..(row + 1) * row_len].copy_from_slice(src);
+    }
+    Ok(t)
 }
 
 /// Argmax slot per pixel of soft masks [K, h, w] upsampled (bilinear, as

@@ -117,6 +117,9 @@ pub(crate) struct Shared {
     /// Pushers wait here for queue space (block policy).
     pub space: Condvar,
     lanes: Mutex<Vec<Lane>>,
+    /// `step`'s job list, kept empty between calls so that its allocation
+    /// is reused (see `engine::recycle`).
+    step_jobs: Mutex<Vec<Job<'static>>>,
     worker_thread: Mutex<Option<ThreadId>>,
 }
 
@@ -152,6 +155,7 @@ impl Session {
             progress: Condvar::new(),
             space: Condvar::new(),
             lanes: Mutex::new(Vec::new()),
+            step_jobs: Mutex::new(Vec::new()),
             worker_thread: Mutex::new(None),
         });
         if shared.options.warmup {
@@ -259,20 +263,19 @@ impl Session {
                 .map_err(|e| Error::invalid(format!("frame {i}: {e}")))?;
         }
         let labels = shared.options.label_maps;
-        let mut jobs: Vec<Job> = lanes
-            .iter_mut()
-            .zip(results.iter_mut())
-            .zip(frames.iter().zip(reset))
-            .map(|((lane, result), (frame, &reset))| Job {
+        let mut jobs = engine::recycle(std::mem::take(&mut *shared.step_jobs.lock()));
+        jobs.extend(lanes.iter_mut().zip(results.iter_mut()).zip(frames.iter().zip(reset)).map(
+            |((lane, result), (frame, &reset))| Job {
                 input: &lane.input,
                 init: if reset { FrameInit::Start(EpisodeSeed::Default) } else { FrameInit::Continue },
                 carry: &mut lane.carry,
                 result,
                 label_size: labels.then_some((frame.height, frame.width)),
-            })
-            .collect();
-        engine::run(&shared.current_model(), &shared.engine, &mut jobs)?;
-        drop(jobs);
+            },
+        ));
+        let outcome = engine::run(&shared.current_model(), &shared.engine, &mut jobs);
+        *shared.step_jobs.lock() = engine::recycle(jobs);
+        outcome?;
         for (lane, r) in lanes.iter().zip(results.iter()) {
             shared.record(lane.carry.stream_key, r, &lane.input, None);
         }
