@@ -1,30 +1,17 @@
 //! The trainer learns (loss falls on a tiny model), checkpoints as loadable
 //! bundles, resumes where it stopped, and its evaluation scores masks.
 
+mod common;
+
 use slotrt::data::SynthConfig;
-use slotrt::model::config::{CnnEncoderConfig, DecoderConfig, EncoderConfig, SpatialBroadcastConfig};
-use slotrt::model::{bundle, ModelConfig};
+use slotrt::model::bundle;
 use slotrt::train::losses::LossWeights;
 use slotrt::train::schedule::LrSchedule;
 use slotrt::train::{TrainConfig, Trainer};
 use tch::Device;
 
 fn tiny_config(steps: u64) -> TrainConfig {
-    let mut model = ModelConfig::savi_small_64();
-    model.preprocess.height = 32;
-    model.preprocess.width = 32;
-    model.encoder =
-        EncoderConfig::Cnn(CnnEncoderConfig { channels: vec![16, 16], kernel_sizes: vec![3, 3], strides: vec![2, 1] });
-    model.grouping.num_slots = 4;
-    model.grouping.slot_dim = 16;
-    model.grouping.mlp_hidden = Some(32);
-    model.predictor.as_mut().unwrap().ff_dim = 32;
-    model.decoder = DecoderConfig::SpatialBroadcast(SpatialBroadcastConfig {
-        broadcast_height: 8,
-        broadcast_width: 8,
-        channels: vec![16, 16],
-        strides: vec![2, 2],
-    });
+    let model = common::tiny_config(32);
     TrainConfig {
         model,
         data: SynthConfig { width: 32, height: 32, frames: 4, ..SynthConfig::default() },
@@ -89,7 +76,8 @@ fn feature_decoders_train_against_encoder_tokens() {
     let dir = std::env::temp_dir().join(format!("slotrt-train-features-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut config = tiny_config(6);
-    config.model.decoder = DecoderConfig::MlpPatch(slotrt::model::config::MlpPatchConfig { hidden: 32, layers: 3 });
+    config.model.decoder =
+        slotrt::model::config::DecoderConfig::MlpPatch(slotrt::model::config::MlpPatchConfig { hidden: 32, layers: 3 });
     config.eval_every = 6;
     Trainer::new(config, &dir, false, Device::Cpu).unwrap().run().unwrap();
     let losses = log_losses(&dir);

@@ -92,9 +92,8 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
         }
         model.config.grouping.iters_later = iters;
     }
-    let precision = slotrt::model::Precision::parse(&args.precision)?.resolve(model.device())?;
-    model.set_precision(precision)?;
-    println!("precision: {} (requested {})", precision.name(), args.precision);
+    model.set_precision(slotrt::model::Precision::parse(&args.precision)?)?;
+    println!("precision: {} (requested {})", model.precision().name(), args.precision);
     let mut data = match &args.data {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| slotrt::Error::io(path, e))?;

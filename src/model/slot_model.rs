@@ -109,9 +109,10 @@ impl SlotModel {
     /// Runs the CNN encoder's convolutions in `precision` by casting their
     /// weights in place; everything else stays fp32 (see `model::precision`
     /// for why). For inference: train in fp32. A reduced precision on a
-    /// model without a CNN encoder is `Unsupported`.
+    /// model without a CNN encoder is `Unsupported`; `precision` is resolved
+    /// here (`Precision::resolve`: `Auto` by the hardware, fp16 CPU-refused).
     pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
-        let precision = if precision == Precision::Auto { precision.resolve(self.device())? } else { precision };
+        let precision = precision.resolve(self.device())?;
         if precision != Precision::Fp32 && !self.encoder.has_conv_stack() {
             return Err(Error::Unsupported(format!(
                 "{} applies to CNN encoders' convolutions; this model's encoder is not a CNN",

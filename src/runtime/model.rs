@@ -89,9 +89,8 @@ impl RuntimeModel {
         if options.threads > 0 {
             tch::set_num_threads(options.threads as i32);
         }
-        let precision = options.precision.resolve(options.device)?;
         let mut loaded = bundle::load(path, options.device)?;
-        loaded.set_precision(precision)?;
+        loaded.set_precision(options.precision)?;
         let mut model = Self::from_model(loaded)?;
         Arc::get_mut(&mut model).expect("just made").base_dir = path.parent().map(Path::to_path_buf);
         Ok(model)
