@@ -31,6 +31,7 @@ fn tiny_config(steps: u64) -> TrainConfig {
             contrastive: 0.05,
             guided: 0.0,
         },
+        init_from: None,
     }
 }
 
@@ -86,5 +87,44 @@ fn feature_decoders_train_against_encoder_tokens() {
     // Evaluation upsamples token-grid masks to the frame: it ran and logged.
     let log = std::fs::read_to_string(dir.join("train.log")).unwrap();
     assert!(log.contains("val_fg_ari"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn guided_training_starts_from_a_bundle_and_learns_the_instance_masks() {
+    let dir = std::env::temp_dir().join(format!("slotrt-train-guided-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let small_scenes = |mut c: TrainConfig| {
+        c.data.min_objects = 1;
+        c.data.max_objects = 3;
+        c.losses.contrastive = 0.0;
+        c
+    };
+    Trainer::new(small_scenes(tiny_config(10)), &dir.join("stage1"), false, Device::Cpu).unwrap().run().unwrap();
+    let start = dir.join("stage1/model.safetensors");
+
+    let mut config = small_scenes(tiny_config(30));
+    config.init_from = Some(start.clone());
+    config.losses.guided = 1.0;
+    config.lr.peak = 5e-3;
+    let mut trainer = Trainer::new(config.clone(), &dir.join("stage2"), false, Device::Cpu).unwrap();
+    let loaded = bundle::load(&start, Device::Cpu).unwrap();
+    for (name, value) in loaded.vs.variables() {
+        assert!(trainer.model.vs.variables()[&name].equal(&value), "{name} not taken from init_from");
+    }
+    trainer.run().unwrap();
+    let guided: Vec<f64> = std::fs::read_to_string(dir.join("stage2/train.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["terms"]["guided"].as_f64().unwrap())
+        .collect();
+    let (first, last) = (guided[..5].iter().sum::<f64>() / 5.0, guided[25..].iter().sum::<f64>() / 5.0);
+    assert!(first > 0.0 && last < 0.8 * first, "guided loss did not fall: {first} -> {last}");
+
+    // A bundle of another architecture is refused with a clear error.
+    let mut other = config;
+    other.model.grouping.slot_dim = 24;
+    let err = Trainer::new(other, &dir.join("stage3"), false, Device::Cpu).err().expect("mismatch refused");
+    assert!(err.to_string().contains("init_from"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }

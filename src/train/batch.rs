@@ -47,3 +47,17 @@ pub fn clip_batch(
     let clips = (0..batch as u64).map(|i| generate_clip(config, split, first_index + i)).collect::<Result<Vec<_>>>()?;
     Ok(stack_clips(clips, device))
 }
+
+impl ClipBatch {
+    /// Instance ids [B, H, W] (int64, 0 = background) per frame.
+    pub fn instance_ids(&self, device: Device) -> Vec<Tensor> {
+        let first = &self.clips[0];
+        let (h, w) = (first.height as i64, first.width as i64);
+        (0..first.frames as usize)
+            .map(|t| {
+                let ids: Vec<u8> = self.clips.iter().flat_map(|c| c.frame_ids(t).iter().copied()).collect();
+                Tensor::from_slice(&ids).view([self.clips.len() as i64, h, w]).to_kind(Kind::Int64).to_device(device)
+            })
+            .collect()
+    }
+}

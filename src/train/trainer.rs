@@ -1,5 +1,6 @@
 //! The offline trainer behind `slotrt train`: video clips with slots carried
-//! through the predictor as at inference, pixel reconstruction loss, Adam
+//! through the predictor as at inference, the losses of `Objective` (guided
+//! masks from the generator's instance ids), Adam
 //! with warm-up and cosine decay, gradient clipping, periodic validation,
 //! checkpoints (bundles) and a JSON-lines log.
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
-use super::batch::clip_batch;
+use super::batch::{clip_batch, ClipBatch};
 use super::evaluate::score_batch;
 use super::losses::LossWeights;
 use super::objective::{Objective, Terms};
@@ -40,6 +41,10 @@ pub struct TrainConfig {
     pub eval_clips: usize,
     #[serde(default)]
     pub losses: LossWeights,
+    /// Start from this bundle's weights (same architecture as `model`)
+    /// instead of a fresh initialisation; the schedule starts at step 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
 }
 
 impl TrainConfig {
@@ -82,7 +87,14 @@ impl Trainer {
             let progress: Progress = serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()))?;
             (model, progress.step)
         } else {
-            (SlotModel::new(&config.model, device)?, 0)
+            let mut model = SlotModel::new(&config.model, device)?;
+            if let Some(path) = &config.init_from {
+                let start = bundle::load(path, device)?;
+                tch::no_grad(|| model.vs.copy(&start.vs)).map_err(|e| {
+                    Error::invalid(format!("init_from {}: not the architecture of this config: {e}", path.display()))
+                })?;
+            }
+            (model, 0)
         };
         let config_path = out.join("train_config.json");
         std::fs::write(&config_path, serde_json::to_string_pretty(&config).expect("serialisable"))
@@ -103,15 +115,18 @@ impl Trainer {
             .map_err(|e| Error::io(&path, e))
     }
 
-    /// The objective on one batch of clips [T, B, 3, H, W] in [0, 1],
-    /// slots carried frame to frame from fresh noise.
-    fn clip_terms(&self, objective: &mut Objective, frames01: &Tensor) -> Result<Terms> {
+    /// The objective on one batch of clips, slots carried frame to frame
+    /// from fresh noise; the generator's instance ids guide the masks when
+    /// the guided term is on.
+    fn clip_terms(&self, objective: &mut Objective, batch: &ClipBatch) -> Result<Terms> {
+        let frames01 = &batch.frames01;
         let (t, b) = (frames01.size()[0], frames01.size()[1]);
         let m = &self.model;
         let noise = Tensor::randn([b, m.num_slots(), m.slot_dim()], (Kind::Float, m.device()));
         let init = m.init_slots(b, InitInput::Noise(&noise))?;
         let frames: Vec<Tensor> = (0..t).map(|i| m.normalize(&frames01.get(i))).collect();
-        objective.clip_terms(m, &frames, init, self.step, None)
+        let guide = (objective.weights.guided > 0.0).then(|| batch.instance_ids(m.device()));
+        objective.clip_terms(m, &frames, init, self.step, guide.as_deref())
     }
 
     /// Trains until `config.steps`, checkpointing and validating on the way.
@@ -134,7 +149,7 @@ impl Trainer {
             opt.set_lr(lr);
             let batch =
                 clip_batch(&data, Split::Train, self.step * c.batch_size as u64, c.batch_size, self.model.device())?;
-            let step_terms = self.clip_terms(&mut objective, &batch.frames01)?;
+            let step_terms = self.clip_terms(&mut objective, &batch)?;
             let loss = step_terms.total.shallow_clone();
             let loss_value = loss.double_value(&[]);
             let terms: serde_json::Map<String, serde_json::Value> =
