@@ -56,7 +56,7 @@
  * older header (a changed struct layout, a removed function). Adding
  * functions, statuses or enum values does not bump it.
  */
-#define SLOTRT_ABI_VERSION 2
+#define SLOTRT_ABI_VERSION 3
 
 /**
  * Result of every fallible slotrt call. `SLOTRT_STATUS_OK` is 0; any other
@@ -378,6 +378,11 @@ enum slotrt_mask_source
    * cheaper: the decoder does not run.
    */
   SLOTRT_MASK_SOURCE_ATTENTION = 1,
+  /**
+   * The masks the model segments with (what it was trained and scored
+   * on; slotrt_model_info.masks says which); the default.
+   */
+  SLOTRT_MASK_SOURCE_MODEL = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -775,7 +780,7 @@ typedef struct slotrt_model_info {
   uint32_t input_height;
   uint32_t input_width;
   /**
-   * Decoder masks (the default mask source).
+   * Decoder masks (mask source SLOTRT_MASK_SOURCE_DECODER).
    */
   uint32_t mask_height;
   uint32_t mask_width;
@@ -819,6 +824,11 @@ typedef struct slotrt_model_info {
    * The slotrt_precision the model runs in (never AUTO: what AUTO chose).
    */
   uint32_t precision;
+  /**
+   * The slotrt_mask_source the model segments with (DECODER or
+   * ATTENTION): what SLOTRT_MASK_SOURCE_MODEL serves.
+   */
+  uint32_t masks;
 } slotrt_model_info;
 
 /**
@@ -933,7 +943,7 @@ typedef struct slotrt_session_options {
    */
   bool warmup;
   /**
-   * A slotrt_mask_source value (default decoder).
+   * A slotrt_mask_source value (default SLOTRT_MASK_SOURCE_MODEL).
    */
   uint32_t mask_source;
   /**
@@ -1169,7 +1179,10 @@ slotrt_status slotrt_session_save_model(const struct slotrt_session *session, co
 /**
  * slotrt_stream_push with the frame's instance masks: `ids` holds one id
  * per pixel of the frame (width * height bytes, 0 = background), at most
- * num_slots distinct ids. Guided fine-tuning learns from them.
+ * num_slots distinct ids. Guided fine-tuning learns from them; it matches
+ * slots to instances over short clips of a stream's consecutive frames, so
+ * an id must name the same object in every frame (as a simulator's
+ * instance ids do).
  *
  * # Safety
  * `stream` is live; `frame` describes readable memory; `ids` holds `len` bytes.

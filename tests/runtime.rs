@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
+use slotrt::model::config::MaskKind;
 use slotrt::model::grouping::InitInput;
 use slotrt::model::SlotModel;
 use slotrt::runtime::{
@@ -244,30 +245,48 @@ fn keep_latest_drops_and_never_blocks_while_block_never_drops() {
         let opts = SessionOptions { queue_depth: 2, overflow: policy, ..options() };
         let session = Session::new(model.clone(), opts).unwrap();
         let stream = Arc::new(session.open_stream().unwrap());
-        // A slow consumer: the callback sleeps on the worker thread.
+        // A slow consumer on the worker thread. Under keep-latest it is held
+        // shut until every push returned: pushes that waited for it would
+        // never return (checked with a generous timeout, not a stopwatch).
+        let gate = Arc::new((Mutex::new(policy == OverflowPolicy::Block), std::sync::Condvar::new()));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let seen_cb = seen.clone();
+        let (seen_cb, gate_cb) = (seen.clone(), gate.clone());
         stream
             .set_callback(Some(Arc::new(move |r: &FrameResult| {
+                let (open, wake) = &*gate_cb;
+                drop(wake.wait_while(open.lock().unwrap(), |open| !*open).unwrap());
                 std::thread::sleep(Duration::from_millis(30));
                 seen_cb.lock().unwrap().push(r.tag);
             })))
             .unwrap();
         let pushes = 12u64;
-        let started = std::time::Instant::now();
-        for i in 0..pushes {
-            let mut f = frame(&c, (i % FRAMES as u64) as usize);
-            f.tag = i;
-            stream.push(&f).unwrap();
-        }
-        let push_time = started.elapsed();
-        // Let the worker finish what is queued.
-        while stream.stats().unwrap().queue_depth > 0
-            || (seen.lock().unwrap().len() as u64) < stream.stats().unwrap().frames_out
+        let (done, pushed) = std::sync::mpsc::channel();
+        let producer = {
+            let (stream, c) = (stream.clone(), c.clone());
+            std::thread::spawn(move || {
+                for i in 0..pushes {
+                    let mut f = frame(&c, (i % FRAMES as u64) as usize);
+                    f.tag = i;
+                    stream.push(&f).unwrap();
+                }
+                done.send(()).unwrap();
+            })
+        };
+        let producer_finished = pushed.recv_timeout(Duration::from_secs(120)).is_ok();
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        producer.join().unwrap();
+        // Let the worker finish: every push is stepped or dropped, and every
+        // stepped frame has reached the callback.
+        let settled = |s: slotrt::runtime::StreamStats, seen: usize| {
+            s.frames_out + s.frames_dropped == pushes && seen as u64 == s.frames_out
+        };
+        let waiting = std::time::Instant::now();
+        while !settled(stream.stats().unwrap(), seen.lock().unwrap().len())
+            && waiting.elapsed() < Duration::from_secs(120)
         {
             std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(100));
         let stats = stream.stats().unwrap();
         let tags = seen.lock().unwrap().clone();
         assert_eq!(stats.frames_in, pushes);
@@ -276,10 +295,11 @@ fn keep_latest_drops_and_never_blocks_while_block_never_drops() {
         match policy {
             OverflowPolicy::KeepLatest => {
                 assert!(stats.frames_dropped > 0, "{stats:?}");
-                assert!(push_time < Duration::from_millis(200), "the producer never waited: {push_time:?}");
-                assert_eq!(*tags.last().unwrap(), pushes - 1, "the latest frame is kept");
+                assert!(producer_finished, "the producer never waits for the consumer");
+                assert_eq!(*tags.last().unwrap(), pushes - 1, "the latest frame is kept: {tags:?} {stats:?}");
             }
             OverflowPolicy::Block => {
+                assert!(producer_finished);
                 assert_eq!(stats.frames_dropped, 0);
                 assert_eq!(tags, (0..pushes).collect::<Vec<_>>());
             }
@@ -374,6 +394,20 @@ fn label_maps_at_the_frames_own_resolution() {
     let s = att.open_stream().unwrap();
     s.process(&frame(&c, 0), &mut r).unwrap();
     assert_eq!((r.mask_height, r.mask_width), (model.info().attention_height, model.info().attention_width));
+    // A model that segments with its attention serves it by default, and
+    // its decoder's masks on request.
+    let mut config = common::tiny_config(SIZE as i64);
+    config.masks = MaskKind::Attention;
+    let own = RuntimeModel::from_model(SlotModel::new(&config, Device::Cpu).unwrap()).unwrap();
+    assert_eq!(own.info().masks, MaskKind::Attention);
+    let grid = (own.info().attention_height, own.info().attention_width);
+    assert_ne!(grid, (own.info().mask_height, own.info().mask_width), "the test needs sizes that differ");
+    let by_default = Session::new(own.clone(), options()).unwrap();
+    by_default.open_stream().unwrap().process(&frame(&c, 0), &mut r).unwrap();
+    assert_eq!((r.mask_height, r.mask_width), grid);
+    let decoder = Session::new(own.clone(), SessionOptions { mask_source: MaskSource::Decoder, ..options() }).unwrap();
+    decoder.open_stream().unwrap().process(&frame(&c, 0), &mut r).unwrap();
+    assert_eq!((r.mask_height, r.mask_width), (own.info().mask_height, own.info().mask_width));
 }
 
 #[test]

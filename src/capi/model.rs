@@ -6,8 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::boundary::{arg_mut, arg_ref, check_struct_size, guard, guard_value, unknown_enum, CallError};
+use super::session::SlotrtMaskSource;
 use super::status::SlotrtStatus;
-use crate::model::config::ChannelOrder;
+use crate::model::config::{ChannelOrder, MaskKind};
 use crate::model::Precision;
 use crate::runtime::{InitKind, ModelOptions, RuntimeModel};
 
@@ -90,7 +91,7 @@ pub struct SlotrtModelInfo {
     /// Frames are resized to this size (any input size is accepted).
     pub input_height: u32,
     pub input_width: u32,
-    /// Decoder masks (the default mask source).
+    /// Decoder masks (mask source SLOTRT_MASK_SOURCE_DECODER).
     pub mask_height: u32,
     pub mask_width: u32,
     /// Attention masks (mask source SLOTRT_MASK_SOURCE_ATTENTION).
@@ -115,6 +116,9 @@ pub struct SlotrtModelInfo {
     pub description: *const c_char,
     /// The slotrt_precision the model runs in (never AUTO: what AUTO chose).
     pub precision: u32,
+    /// The slotrt_mask_source the model segments with (DECODER or
+    /// ATTENTION): what SLOTRT_MASK_SOURCE_MODEL serves.
+    pub masks: u32,
 }
 
 /// Fills `options` with the defaults (CPU, libtorch's thread count, fp32).
@@ -220,6 +224,10 @@ pub unsafe extern "C" fn slotrt_model_get_info(model: *const SlotrtModel, out: *
             device_index,
             description: handle.description.as_ptr(),
             precision: info.precision as u32,
+            masks: match info.masks {
+                MaskKind::Decoder => SlotrtMaskSource::Decoder,
+                MaskKind::Attention => SlotrtMaskSource::Attention,
+            } as u32,
         };
         Ok(())
     })

@@ -31,6 +31,9 @@ pub enum SlotrtMaskSource {
     /// Slot Attention's attention (attention_height x attention_width);
     /// cheaper: the decoder does not run.
     Attention = 1,
+    /// The masks the model segments with (what it was trained and scored
+    /// on; slotrt_model_info.masks says which); the default.
+    Model = 2,
 }
 
 /// A model's streams and the worker thread that steps them.
@@ -68,7 +71,7 @@ pub struct SlotrtSessionOptions {
     /// Run the model once at creation so the first frame is not slow
     /// (default true).
     pub warmup: bool,
-    /// A slotrt_mask_source value (default decoder).
+    /// A slotrt_mask_source value (default SLOTRT_MASK_SOURCE_MODEL).
     pub mask_source: u32,
     /// Also return a hard label map at each frame's own resolution.
     pub label_maps: bool,
@@ -129,7 +132,7 @@ pub unsafe extern "C" fn slotrt_session_options_init(options: *mut SlotrtSession
             deterministic: d.deterministic,
             seed: d.seed,
             warmup: d.warmup,
-            mask_source: SlotrtMaskSource::Decoder as u32,
+            mask_source: SlotrtMaskSource::Model as u32,
             label_maps: d.label_maps,
         };
         Ok(())
@@ -170,6 +173,7 @@ pub unsafe extern "C" fn slotrt_session_create(
                 mask_source: match o.mask_source {
                     0 => MaskSource::Decoder,
                     1 => MaskSource::Attention,
+                    2 => MaskSource::Model,
                     v => return Err(unknown_enum("options->mask_source", v, "slotrt_mask_source")),
                 },
                 label_maps: o.label_maps,

@@ -28,6 +28,28 @@ pub struct ModelConfig {
     /// DIAS redundancy reduction + re-initialised aggregation; absent = off.
     #[serde(default)]
     pub dias: Option<DiasConfig>,
+    /// The masks this model segments with: what `slotrt eval` scores, what
+    /// the guided loss trains, and what sessions serve unless told
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "MaskKind::is_decoder")]
+    pub masks: MaskKind,
+}
+
+/// Decoder alpha masks or Slot Attention's last-iteration attention.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskKind {
+    #[default]
+    Decoder,
+    /// Attention over the token grid: follows the encoder's features, so it
+    /// draws shapes a small broadcast decoder rounds into blobs.
+    Attention,
+}
+
+impl MaskKind {
+    fn is_decoder(&self) -> bool {
+        *self == MaskKind::Decoder
+    }
 }
 
 /// DIAS: after grouping, slots whose attention area is below
@@ -543,6 +565,7 @@ impl ModelConfig {
                 strides: vec![2, 2, 2],
             }),
             dias: None,
+            masks: MaskKind::Decoder,
         }
     }
 }

@@ -5,7 +5,7 @@
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
-use super::config::ModelConfig;
+use super::config::{MaskKind, ModelConfig};
 use super::decoder::{Decoded, Decoder};
 use super::dias;
 use super::encoder::{Encoded, Encoder};
@@ -200,6 +200,21 @@ impl SlotModel {
     /// Decoder reconstruction and alpha masks of slots [B, K, D].
     pub fn decode(&self, slots: &Tensor) -> Decoded {
         self.decoder.forward(slots)
+    }
+
+    /// The soft masks [B, K, h, w] this model segments with (its config's
+    /// `masks`), upsampled bilinearly to `size` (height, width) when given;
+    /// `decoded` reuses a decoder pass already made.
+    pub fn own_masks(&self, out: &StepOutput, decoded: Option<&Decoded>, size: Option<(i64, i64)>) -> Tensor {
+        let masks = match (self.config.masks, decoded) {
+            (MaskKind::Attention, _) => out.attention_masks.shallow_clone(),
+            (MaskKind::Decoder, Some(d)) => d.masks.shallow_clone(),
+            (MaskKind::Decoder, None) => self.decode(&out.slots).masks,
+        };
+        match size {
+            Some((h, w)) if masks.size()[2..] != [h, w] => masks.upsample_bilinear2d([h, w], false, None, None),
+            _ => masks,
+        }
     }
 
     /// The predictor alone (identity without one).

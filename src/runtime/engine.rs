@@ -7,9 +7,9 @@ use tch::{Device, Kind, Tensor};
 
 use super::carry::{episode_seed, Carry, EpisodeSeed, FrameInit};
 use super::model::{InitKind, RuntimeModel};
-use super::options::MaskSource;
 use super::result::FrameResult;
 use crate::error::{Error, Result};
+use crate::model::config::MaskKind;
 use crate::model::grouping::InitInput;
 
 /// One frame of one stream, ready to step.
@@ -26,15 +26,16 @@ pub(crate) struct Job<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EngineConfig {
     pub session_seed: u64,
-    pub mask_source: MaskSource,
+    /// Resolved from the session's `MaskSource`.
+    pub masks: MaskKind,
 }
 
 impl EngineConfig {
     pub fn mask_size(&self, model: &RuntimeModel) -> (usize, usize) {
         let info = model.info();
-        match self.mask_source {
-            MaskSource::Decoder => (info.mask_height, info.mask_width),
-            MaskSource::Attention => (info.attention_height, info.attention_width),
+        match self.masks {
+            MaskKind::Decoder => (info.mask_height, info.mask_width),
+            MaskKind::Attention => (info.attention_height, info.attention_width),
         }
     }
 }
@@ -163,9 +164,9 @@ fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], first: boo
         rows_tensor(&[rows as i64, k, d], (k * d) as usize, carried)?.to_device(device)
     };
     let out = m.step(&images, &init, first)?;
-    let masks = match config.mask_source {
-        MaskSource::Decoder => m.decode(&out.slots).masks,
-        MaskSource::Attention => out.attention_masks,
+    let masks = match config.masks {
+        MaskKind::Decoder => m.decode(&out.slots).masks,
+        MaskKind::Attention => out.attention_masks,
     };
     let cpu = |t: &Tensor, kind: Kind| t.to_kind(kind).to_device(Device::Cpu).contiguous();
     Ok(Outputs {

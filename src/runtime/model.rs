@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tch::Device;
 
 use crate::error::{Error, Result};
-use crate::model::config::{ModelConfig, SlotInitConfig};
+use crate::model::config::{MaskKind, ModelConfig, SlotInitConfig};
 use crate::model::{bundle, Precision, SlotModel};
 
 /// Options for loading a model.
@@ -45,7 +45,7 @@ pub struct ModelInfo {
     pub slot_dim: usize,
     pub input_height: usize,
     pub input_width: usize,
-    /// Decoder masks (the default mask source).
+    /// Decoder masks.
     pub mask_height: usize,
     pub mask_width: usize,
     /// Slot Attention's token grid (the attention mask source).
@@ -58,6 +58,8 @@ pub struct ModelInfo {
     pub device: Device,
     /// The resolved precision (never `Auto`).
     pub precision: Precision,
+    /// The masks the model segments with (what `MaskSource::Model` serves).
+    pub masks: MaskKind,
 }
 
 /// A slot model ready for inference.
@@ -173,6 +175,7 @@ fn info_of(model: &SlotModel) -> Result<ModelInfo> {
         },
         format_version: c.format_version,
         description: c.description.clone(),
+        masks: c.masks,
         device: model.device(),
         precision: model.precision(),
     })

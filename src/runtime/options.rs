@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::model::config::MaskKind;
 
 /// What `push` does when a stream's frame queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,12 +18,25 @@ pub enum OverflowPolicy {
 /// Which masks results carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MaskSource {
-    /// The decoder's alpha masks (what the model was trained to explain
-    /// the frame with; what `slotrt eval` scores).
+    /// The masks the model segments with (its config's `masks`: what it was
+    /// trained and scored on).
+    Model,
+    /// The decoder's alpha masks (what the model explains the frame with).
     Decoder,
     /// Slot Attention's last-iteration attention over the token grid
     /// (cheaper: the decoder does not run).
     Attention,
+}
+
+impl MaskSource {
+    /// The concrete masks for a model that segments with `own`.
+    pub fn resolve(self, own: MaskKind) -> MaskKind {
+        match self {
+            MaskSource::Model => own,
+            MaskSource::Decoder => MaskKind::Decoder,
+            MaskSource::Attention => MaskKind::Attention,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -60,7 +74,7 @@ impl Default for SessionOptions {
             deterministic: false,
             seed: 0,
             warmup: true,
-            mask_source: MaskSource::Decoder,
+            mask_source: MaskSource::Model,
             label_maps: false,
         }
     }

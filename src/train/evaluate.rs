@@ -8,7 +8,7 @@ use crate::metrics::{score_clip, ClipScores};
 use crate::model::grouping::InitInput;
 use crate::model::SlotModel;
 
-/// Hard decoder masks [T, B, H, W] (argmax slot) over a batch of clips,
+/// Hard masks [T, B, H, W] (argmax slot of the model's own masks) over a batch of clips,
 /// carrying slots from frame to frame; `carry` false re-initialises every
 /// frame (the ablation). Gaussian init draws its noise from `seed`.
 pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64) -> Result<Tensor> {
@@ -22,11 +22,9 @@ pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i6
         for t in 0..frames {
             let images = model.normalize(&batch.frames01.get(t));
             let out = model.step(&images, &init, t == 0 || !carry)?;
-            let soft = model.decode(&out.slots).masks;
-            let (h, w) = (images.size()[2], images.size()[3]);
-            // Decoders may work at a lower resolution: score at the input's.
-            let soft = if soft.size()[2] != h { soft.upsample_bilinear2d([h, w], false, None, None) } else { soft };
-            masks.push(soft.argmax(1, false));
+            // Masks may come at a lower resolution: score at the input's.
+            let size = (images.size()[2], images.size()[3]);
+            masks.push(model.own_masks(&out, None, Some(size)).argmax(1, false));
             init = if carry { out.next_init } else { fresh(t + 1)? };
         }
         Ok(Tensor::stack(&masks, 0))

@@ -101,12 +101,8 @@ impl Objective {
                 // Scored at the guide's (input) resolution, upsampled as
                 // evaluation does: guides sampled down to the mask grid
                 // shifted every mask by half a cell.
-                let (h, w) = (ids.size()[1], ids.size()[2]);
-                guided_masks.push(if decoded.masks.size()[2..] == [h, w] {
-                    decoded.masks.shallow_clone()
-                } else {
-                    decoded.masks.upsample_bilinear2d([h, w], false, None, None)
-                });
+                let size = (ids.size()[1], ids.size()[2]);
+                guided_masks.push(model.own_masks(&out, Some(&decoded), Some(size)));
             }
             init = out.next_init;
         }

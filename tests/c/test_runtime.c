@@ -167,7 +167,12 @@ static void test_push_poll_and_views(const slotrt_model *model) {
     CHECK(slotrt_session_create(model, &o, &session) == SLOTRT_STATUS_OK);
     uint32_t mh = 0, mw = 0;
     CHECK(slotrt_session_get_mask_size(session, &mh, &mw) == SLOTRT_STATUS_OK);
-    CHECK(mh == info.mask_height && mw == info.mask_width);
+    /* The default mask source serves the masks the model segments with. */
+    CHECK(o.mask_source == SLOTRT_MASK_SOURCE_MODEL);
+    if (info.masks == SLOTRT_MASK_SOURCE_ATTENTION)
+        CHECK(mh == info.attention_height && mw == info.attention_width);
+    else
+        CHECK(info.masks == SLOTRT_MASK_SOURCE_DECODER && mh == info.mask_height && mw == info.mask_width);
 
     slotrt_stream *stream = NULL;
     CHECK(slotrt_stream_open(session, &stream) == SLOTRT_STATUS_OK);

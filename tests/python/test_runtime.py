@@ -28,7 +28,16 @@ def test_model_info(model):
     assert info.input_size == (64, 64) and info.num_slots == 6 and info.slot_dim == 64
     assert info.init == "gaussian" and info.has_predictor and info.device == "cpu"
     assert info.precision == "fp32"
+    assert info.masks in ("decoder", "attention")
     assert "SAVi" in info.description
+
+
+def test_sessions_serve_the_models_own_masks_by_default(model, clip):
+    info = model.info
+    own = info.attention_size if info.masks == "attention" else info.mask_size
+    for masks, size in (("model", own), ("decoder", info.mask_size), ("attention", info.attention_size)):
+        with slotrt.Session(model, deterministic=True, masks=masks) as session, session.open_stream() as stream:
+            assert stream.process(clip.rgb[0]).masks.shape == (6, *size), masks
 
 
 def test_process_gives_slots_masks_and_stable_ids(model, clip):

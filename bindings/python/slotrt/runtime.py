@@ -32,7 +32,7 @@ WAIT_FOREVER = 0xFFFFFFFF
 
 PIXEL_FORMATS = {"rgb": 0, "bgr": 1, "rgba": 2, "bgra": 3, "gray": 4, "chw": 5}
 OVERFLOW = {"keep_latest": 0, "block": 1}
-MASK_SOURCES = {"decoder": 0, "attention": 1}
+MASK_SOURCES = {"decoder": 0, "attention": 1, "model": 2}
 INIT_KINDS = {0: "gaussian", 1: "learned_queries", 2: "conditional"}
 PRECISIONS = {"fp32": 0, "bf16": 1, "fp16": 2, "auto": 3}
 
@@ -92,6 +92,7 @@ class _ModelInfo(ctypes.Structure):
         ("format_version", ctypes.c_uint32),
         ("device_type", ctypes.c_uint32), ("device_index", ctypes.c_uint32),
         ("description", ctypes.c_char_p), ("precision", ctypes.c_uint32),
+        ("masks", ctypes.c_uint32),
     ]
 
 
@@ -263,6 +264,7 @@ class ModelInfo:
     description: str
     device: str
     precision: str             # fp32 / bf16 / fp16: what the model runs in
+    masks: str                 # decoder / attention: the masks it segments with
 
 
 def _point(result: _Result, slots, masks, active, ids, labels) -> None:
@@ -325,6 +327,7 @@ class Model(_Handle):
             description=raw.description.decode("utf-8", "replace"),
             device="cpu" if raw.device_type == 0 else f"cuda:{raw.device_index}",
             precision={v: k for k, v in PRECISIONS.items()}.get(raw.precision, "unknown"),
+            masks={v: k for k, v in MASK_SOURCES.items()}.get(raw.masks, "unknown"),
         )
 
     @classmethod
@@ -363,7 +366,7 @@ class Session(_Handle):
 
     def __init__(self, model: Model, *, max_batch: int = 8, max_wait_ms: float = 2.0,
                  queue_depth: int = 4, overflow: str = "keep_latest", deterministic: bool = False,
-                 seed: int = 0, warmup: bool = True, masks: str = "decoder", label_maps: bool = False):
+                 seed: int = 0, warmup: bool = True, masks: str = "model", label_maps: bool = False):
         self._handle = None
         if overflow not in OVERFLOW:
             raise InvalidArgumentError(2, "SLOTRT_STATUS_INVALID_ARGUMENT",
