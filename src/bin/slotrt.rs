@@ -69,6 +69,10 @@ struct EvalArgs {
     /// first (carried slots need fewer; measures what that costs).
     #[arg(long)]
     iters_later: Option<i64>,
+    /// Override the model's Slot Attention iterations on a clip's first
+    /// frame (fresh slots).
+    #[arg(long)]
+    iters_first: Option<i64>,
     /// Precision of the encoder convolutions: fp32, bf16, fp16 (CUDA) or
     /// auto (bf16 where the hardware runs it natively).
     #[arg(long, default_value = "fp32")]
@@ -91,6 +95,12 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
             return Err(slotrt::Error::invalid("--iters-later must be in 1..=10"));
         }
         model.config.grouping.iters_later = iters;
+    }
+    if let Some(iters) = args.iters_first {
+        if !(1..=20).contains(&iters) {
+            return Err(slotrt::Error::invalid("--iters-first must be in 1..=20"));
+        }
+        model.config.grouping.iters_first = iters;
     }
     model.set_precision(slotrt::model::Precision::parse(&args.precision)?)?;
     println!("precision: {} (requested {})", model.precision().name(), args.precision);
