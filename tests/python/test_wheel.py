@@ -11,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_wheel_bundles_and_loads_the_library(tmp_path):
-    lib = next(p for p in (ROOT / "target" / "release" / "libslotrt.so", ROOT / "target" / "debug" / "libslotrt.so")
-               if p.exists())
+    # The library under test (scripts/test.sh names it), not a stale build.
+    candidates = [os.environ.get("SLOTRT_LIBRARY"), ROOT / "target" / "release" / "libslotrt.so",
+                  ROOT / "target" / "debug" / "libslotrt.so"]
+    lib = next(Path(p).resolve() for p in candidates if p and Path(p).exists())
     env = dict(os.environ, SLOTRT_LIBRARY=str(lib))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path),
                     str(ROOT / "bindings" / "python")], check=True, env=env)
