@@ -56,7 +56,7 @@
  * older header (a changed struct layout, a removed function). Adding
  * functions, statuses or enum values does not bump it.
  */
-#define SLOTRT_ABI_VERSION 3
+#define SLOTRT_ABI_VERSION 4
 
 /**
  * Result of every fallible slotrt call. `SLOTRT_STATUS_OK` is 0; any other
@@ -549,6 +549,10 @@ typedef struct slotrt_finetune_options {
   /**
    * Loss weights: reconstruction (default 1), DIAS self-distillation
    * (0) with its ramp, CODA contrastive lambda (0), guided masks (0).
+   * Each finite and >= 0, at least one > 0 (else INVALID_ARGUMENT).
+   * Guided with reconstruction 0, on a model whose masks are its
+   * attention masks, never runs the decoder: several times the steps;
+   * steps then wait for frames pushed with masks.
    */
   float reconstruction;
   float self_distillation;
@@ -563,6 +567,12 @@ typedef struct slotrt_finetune_options {
   uint32_t publish_every;
   float explode_factor;
   uint64_t seed;
+  /**
+   * Serve an exponential moving average of the trained weights with
+   * this decay per step (default 0: the trained weights as they are;
+   * 0.95-0.99 smooths out the noise of online steps). In [0, 1).
+   */
+  float ema_decay;
 } slotrt_finetune_options;
 
 typedef struct slotrt_finetune_stats {

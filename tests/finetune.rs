@@ -150,6 +150,55 @@ fn explosions_roll_back_and_guided_masks_train() {
 }
 
 #[test]
+fn guided_only_fine_tuning_skips_the_decoder_and_waits_for_masks() {
+    // A model that segments with its attention masks, guided with
+    // reconstruction off: the decoder is never run, and frames pushed
+    // without masks give the trainer nothing to step on (no crash, no step).
+    let mut config = common::tiny_config(32);
+    config.masks = slotrt::model::config::MaskKind::Attention;
+    tch::manual_seed(5);
+    let model = RuntimeModel::from_model(SlotModel::new(&config, Device::Cpu).unwrap()).unwrap();
+    let session = Session::new(model, SessionOptions::default()).unwrap();
+    let losses = LossWeights { reconstruction: 0.0, guided: 1.0, ..LossWeights::default() };
+    session.enable_finetune(FinetuneOptions { losses, ..quick() }).unwrap();
+    stream_until(&session, &clips(2), u64::MAX, false, Duration::from_secs(2));
+    let idle = session.finetune_stats().unwrap();
+    assert_eq!(idle.steps, 0, "{idle:?}");
+    assert!(idle.running && idle.frames_seen > 0, "{idle:?}");
+    stream_until(&session, &clips(2), 3, true, Duration::from_secs(60));
+    let stats = session.finetune_stats().unwrap();
+    assert!(stats.steps >= 3, "{stats:?}");
+    assert_eq!(stats.terms[0], 0.0, "no reconstruction was computed: {stats:?}");
+    assert!(stats.terms[3] > 0.0 && stats.loss.is_finite(), "{stats:?}");
+    session.stop_finetune().unwrap();
+}
+
+/// Largest weight change between what `session` serves now and `loaded`.
+fn served_drift(session: &Session, loaded: &RuntimeModel) -> f64 {
+    let before = loaded.slot_model().vs.variables();
+    let now = session.current_model().slot_model().vs.variables();
+    before.iter().map(|(name, w)| (&now[name] - w).abs().max().double_value(&[])).fold(0.0, f64::max)
+}
+
+#[test]
+fn a_moving_average_serves_smoothed_weights() {
+    // Same steps, same seed: served as trained, the weights move by a full
+    // step's worth; as a 0.99 moving average, by about a hundredth of it.
+    let drift = |ema_decay: f64| {
+        let model = tiny_model();
+        let session = Session::new(model.clone(), SessionOptions::default()).unwrap();
+        let options = FinetuneOptions { ema_decay, publish_every: 1, seed: 3, ..quick() };
+        session.enable_finetune(options).unwrap();
+        stream_until(&session, &clips(2), 4, false, Duration::from_secs(60));
+        session.stop_finetune().unwrap();
+        served_drift(&session, &model)
+    };
+    let (plain, averaged) = (drift(0.0), drift(0.99));
+    assert!(plain > 1e-4, "training moved the weights: {plain}");
+    assert!(averaged > 0.0 && averaged < 0.2 * plain, "averaged {averaged} vs plain {plain}");
+}
+
+#[test]
 fn bad_masks_and_options_are_refused() {
     let model = tiny_model();
     let session = Session::new(model, SessionOptions::default()).unwrap();
@@ -166,6 +215,13 @@ fn bad_masks_and_options_are_refused() {
     assert!(matches!(session.stop_finetune(), Err(Error::InvalidArgument(_))));
     let bad = FinetuneOptions { lr: 0.0, ..FinetuneOptions::default() };
     assert!(matches!(session.enable_finetune(bad), Err(Error::InvalidArgument(_))));
+    let nothing = LossWeights { reconstruction: 0.0, ..LossWeights::default() };
+    let no_loss = FinetuneOptions { losses: nothing, ..FinetuneOptions::default() };
+    assert!(
+        matches!(session.enable_finetune(no_loss), Err(Error::InvalidArgument(m)) if m.contains("at least one term"))
+    );
+    let negative = FinetuneOptions { losses: LossWeights { guided: -1.0, ..LossWeights::default() }, ..quick() };
+    assert!(matches!(session.enable_finetune(negative), Err(Error::InvalidArgument(_))));
     let frozen = FinetuneOptions {
         parts: slotrt::runtime::TrainParts { encoder: false, grouping: false, predictor: false, decoder: false },
         ..FinetuneOptions::default()

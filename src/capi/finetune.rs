@@ -53,6 +53,10 @@ pub struct SlotrtFinetuneOptions {
     pub train_parts: u32,
     /// Loss weights: reconstruction (default 1), DIAS self-distillation
     /// (0) with its ramp, CODA contrastive lambda (0), guided masks (0).
+    /// Each finite and >= 0, at least one > 0 (else INVALID_ARGUMENT).
+    /// Guided with reconstruction 0, on a model whose masks are its
+    /// attention masks, never runs the decoder: several times the steps;
+    /// steps then wait for frames pushed with masks.
     pub reconstruction: f32,
     pub self_distillation: f32,
     pub self_distillation_ramp_steps: u32,
@@ -64,6 +68,10 @@ pub struct SlotrtFinetuneOptions {
     pub publish_every: u32,
     pub explode_factor: f32,
     pub seed: u64,
+    /// Serve an exponential moving average of the trained weights with
+    /// this decay per step (default 0: the trained weights as they are;
+    /// 0.95-0.99 smooths out the noise of online steps). In [0, 1).
+    pub ema_decay: f32,
 }
 
 #[repr(C)]
@@ -137,6 +145,7 @@ pub unsafe extern "C" fn slotrt_finetune_options_init(options: *mut SlotrtFinetu
             publish_every: d.publish_every as u32,
             explode_factor: d.explode_factor as f32,
             seed: d.seed,
+            ema_decay: d.ema_decay as f32,
         };
         Ok(())
     })
@@ -201,6 +210,7 @@ pub unsafe extern "C" fn slotrt_session_finetune_enable(
                 publish_every: o.publish_every as u64,
                 explode_factor: o.explode_factor as f64,
                 seed: o.seed,
+                ema_decay: o.ema_decay as f64,
             };
         }
         s.session.enable_finetune(opts)?;

@@ -58,6 +58,10 @@ pub struct FinetuneOptions {
     pub grad_clip: f64,
     /// Publish to inference every this many steps.
     pub publish_every: u64,
+    /// Serve an exponential moving average of the trained weights (this
+    /// decay per step; 0 = serve the trained weights as they are). Online
+    /// steps on a small replay are noisy; the average is not.
+    pub ema_decay: f64,
     /// A loss above this multiple of its running mean is an explosion.
     pub explode_factor: f64,
     pub seed: u64,
@@ -79,6 +83,7 @@ impl Default for FinetuneOptions {
             losses: LossWeights::default(),
             grad_clip: 1.0,
             publish_every: 10,
+            ema_decay: 0.0,
             explode_factor: 10.0,
             seed: 0,
         }
@@ -88,6 +93,7 @@ impl Default for FinetuneOptions {
 impl FinetuneOptions {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::invalid(m));
+        self.losses.validate()?;
         if !(self.lr > 0.0 && self.lr < 1.0) {
             return bad(format!("lr is {}, must be in (0, 1)", self.lr));
         }
@@ -102,6 +108,9 @@ impl FinetuneOptions {
         }
         if self.losses.contrastive > 0.0 && self.batch_clips < 2 {
             return bad("the contrastive term needs batch_clips >= 2".into());
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return bad(format!("ema_decay is {}, must be in [0, 1)", self.ema_decay));
         }
         if !(self.explode_factor > 1.0) || !(self.grad_clip > 0.0) || !(0.0..=1.0).contains(&self.recent_bias) {
             return bad("explode_factor must be > 1, grad_clip > 0, recent_bias in [0, 1]".into());
@@ -230,12 +239,47 @@ impl Drop for Finetuner {
     }
 }
 
-/// The trainer's own copy of the weights, the last good ones, and the
-/// optimiser.
+/// The trainer's own copy of the weights, the last good ones, their moving
+/// average (when served), and the objective.
 struct TrainCopy {
     model: SlotModel,
     good: SlotModel,
+    average: Option<Average>,
     objective: Objective,
+}
+
+/// An exponential moving average of the trained weights.
+struct Average {
+    model: SlotModel,
+    /// (average, trained) variable pairs, matched by name once.
+    pairs: Vec<(Tensor, Tensor)>,
+    decay: f64,
+}
+
+impl Average {
+    fn new(trained: &SlotModel, base: Option<&Path>, decay: f64) -> Result<Self> {
+        let mut model = SlotModel::with_base_dir(&trained.config, trained.device(), base)?;
+        tch::no_grad(|| model.vs.copy(&trained.vs))?;
+        model.vs.freeze();
+        let mine = model.vs.variables();
+        let pairs = trained.vs.variables().into_iter().filter_map(|(name, t)| Some((mine.get(&name)?.shallow_clone(), t))).collect();
+        Ok(Average { model, pairs, decay })
+    }
+
+    /// Folds the trained weights in.
+    fn absorb(&mut self) {
+        tch::no_grad(|| {
+            for (average, trained) in &mut self.pairs {
+                let _ = average.g_mul_scalar_(self.decay).g_add_(&(trained.detach() * (1.0 - self.decay)));
+            }
+        });
+    }
+
+    /// Starts over from `from`.
+    fn reset(&mut self, from: &SlotModel) -> Result<()> {
+        tch::no_grad(|| self.model.vs.copy(&from.vs))?;
+        Ok(())
+    }
 }
 
 impl TrainCopy {
@@ -276,12 +320,21 @@ impl TrainCopy {
             return Err(Error::Unsupported("reconstruction with a frozen decoder needs the grouping to train".into()));
         }
         let objective = Objective::new(&model, options.losses.clone())?;
-        Ok(TrainCopy { model, good, objective })
+        let average = if options.ema_decay > 0.0 { Some(Average::new(&model, base, options.ema_decay)?) } else { None };
+        Ok(TrainCopy { model, good, average, objective })
     }
 
     fn restore(&mut self, from: &SlotModel) -> Result<()> {
         tch::no_grad(|| self.model.vs.copy(&from.vs))?;
+        if let Some(average) = &mut self.average {
+            average.reset(from)?;
+        }
         Ok(())
+    }
+
+    /// The weights inference gets.
+    fn served(&self) -> &SlotModel {
+        self.average.as_ref().map_or(&self.model, |a| &a.model)
     }
 }
 
@@ -343,6 +396,12 @@ fn trainer_loop(shared: &Shared, control: &Control, options: &FinetuneOptions, m
             _ => train.model.init_slots(b, InitInput::None)?,
         };
         let terms = train.objective.clip_terms(&train.model, &frames, init, step, guide.as_deref())?;
+        if !terms.total.requires_grad() {
+            // No term applies to this batch (guided-only weights, and some
+            // sampled frames came without masks): nothing to learn from it.
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
         let loss = terms.total.double_value(&[]);
         let exploded = mean.is_some_and(|m| loss > options.explode_factor * m);
         if !loss.is_finite() || exploded {
@@ -356,6 +415,11 @@ fn trainer_loop(shared: &Shared, control: &Control, options: &FinetuneOptions, m
             ));
             continue;
         }
+        if let Some(average) = &mut train.average {
+            // Only weights whose loss just proved finite and sane enter
+            // the average: an exploding step never reaches what is served.
+            average.absorb();
+        }
         let warm = ((step + 1) as f64 / options.warmup_steps.max(1) as f64).min(1.0);
         opt.set_lr(options.lr * warm);
         opt.backward_step_clip_norm(&terms.total, options.grad_clip);
@@ -365,7 +429,7 @@ fn trainer_loop(shared: &Shared, control: &Control, options: &FinetuneOptions, m
         let publish = step % options.publish_every == 0;
         if publish {
             tch::no_grad(|| train.good.vs.copy(&train.model.vs))?;
-            let published = RuntimeModel::copy_of(&train.model, &shared.model)?;
+            let published = RuntimeModel::copy_of(train.served(), &shared.model)?;
             shared.publish(published);
         }
         let mut st = control.state.lock();

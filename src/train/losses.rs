@@ -44,6 +44,21 @@ impl Default for LossWeights {
 }
 
 impl LossWeights {
+    /// Weights are finite and non-negative, and at least one term is on
+    /// (a loss of nothing has no gradient to step on).
+    pub fn validate(&self) -> crate::error::Result<()> {
+        let all = [self.reconstruction, self.self_distillation, self.contrastive, self.guided];
+        if all.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(crate::error::Error::invalid(format!(
+                "loss weights must be finite and >= 0 (reconstruction, self_distillation, contrastive, guided = {all:?})"
+            )));
+        }
+        if all.iter().all(|&w| w == 0.0) {
+            return Err(crate::error::Error::invalid("every loss weight is 0: at least one term must be on"));
+        }
+        Ok(())
+    }
+
     /// The self-distillation weight at `step` (linear ramp).
     pub fn self_distillation_at(&self, step: u64) -> f64 {
         if self.self_distillation_ramp_steps == 0 {

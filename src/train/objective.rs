@@ -8,7 +8,7 @@ use tch::{Kind, Tensor};
 use super::losses::{self_distillation, LossWeights};
 use crate::error::{Error, Result};
 use crate::metrics::hungarian::max_weight_assignment;
-use crate::model::config::DecoderTarget;
+use crate::model::config::{DecoderTarget, MaskKind};
 use crate::model::SlotModel;
 
 /// Each term averaged over the clip's frames, and their weighted sum.
@@ -79,30 +79,38 @@ impl Objective {
         let downscale = model.config.decoder_downscale();
         let mut init = init;
         let mut guided_masks = Vec::new();
+        let guiding = guide.is_some() && w.guided > 0.0;
+        // The decoder is most of a step's compute; a model guided on its
+        // attention masks with reconstruction off never needs it.
+        let needs_decoder = w.reconstruction > 0.0
+            || self.frozen.is_some()
+            || (guiding && model.config.masks == MaskKind::Decoder);
         for (t, images) in frames.iter().enumerate() {
             let out = model.step(images, &init, t == 0)?;
-            let decoded = model.decode(&out.slots);
-            let target = match model.config.decoder.target() {
-                DecoderTarget::Features => out.features.detach(),
-                DecoderTarget::Pixels if downscale > 1 => {
-                    images.avg_pool2d([downscale, downscale], [downscale, downscale], [0, 0], false, true, None)
+            let decoded = needs_decoder.then(|| model.decode(&out.slots));
+            if let Some(decoded) = &decoded {
+                let target = match model.config.decoder.target() {
+                    DecoderTarget::Features => out.features.detach(),
+                    DecoderTarget::Pixels if downscale > 1 => {
+                        images.avg_pool2d([downscale, downscale], [downscale, downscale], [0, 0], false, true, None)
+                    }
+                    DecoderTarget::Pixels => images.shallow_clone(),
+                };
+                recon += decoded.reconstruction.mse_loss(&target, tch::Reduction::Mean);
+                if let Some(frozen) = &self.frozen {
+                    contrast += -w.contrastive * coda_negative_error(frozen, &out.slots, &target)?;
                 }
-                DecoderTarget::Pixels => images.shallow_clone(),
-            };
-            recon += decoded.reconstruction.mse_loss(&target, tch::Reduction::Mean);
+            }
             if w.self_distillation > 0.0 {
                 distill += self_distillation(&out.attention);
             }
-            if let Some(frozen) = &self.frozen {
-                contrast += -w.contrastive * coda_negative_error(frozen, &out.slots, &target)?;
-            }
-            if let (Some(guide), true) = (guide, w.guided > 0.0) {
+            if let (Some(guide), true) = (guide, guiding) {
                 let ids = guide.get(t).ok_or_else(|| Error::invalid("guide masks must cover every frame"))?;
                 // Scored at the guide's (input) resolution, upsampled as
                 // evaluation does: guides sampled down to the mask grid
                 // shifted every mask by half a cell.
                 let size = (ids.size()[1], ids.size()[2]);
-                guided_masks.push(model.own_masks(&out, Some(&decoded), Some(size)));
+                guided_masks.push(model.own_masks(&out, decoded.as_ref(), Some(size)));
             }
             init = out.next_init;
         }

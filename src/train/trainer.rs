@@ -54,6 +54,7 @@ impl TrainConfig {
             serde_json::from_str(&text).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
         config.model.validate()?;
         config.data.validate()?;
+        config.losses.validate()?;
         if config.batch_size == 0 || config.clip_frames == 0 || config.steps == 0 {
             return Err(Error::invalid("batch_size, clip_frames and steps must be positive"));
         }

@@ -481,6 +481,15 @@ static void test_finetune(const slotrt_model *model, const char *dir) {
     f.lr = -1;
     CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_INVALID_ARGUMENT, "lr");
     f.lr = 1e-4f;
+    CHECK(f.ema_decay == 0.0f);
+    f.ema_decay = 1.0f;
+    CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_INVALID_ARGUMENT, "ema_decay");
+    f.ema_decay = 0.9f; /* the served weights are a moving average */
+    f.reconstruction = 0.0f;
+    f.guided = 0.0f;
+    CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_INVALID_ARGUMENT, "at least one term");
+    f.reconstruction = 1.0f;
+    f.guided = 1.0f;
     CHECK(slotrt_session_finetune_enable(session, &f) == SLOTRT_STATUS_OK);
     CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_INVALID_ARGUMENT, "already");
 

@@ -26,9 +26,23 @@ pub struct FinetuneArgs {
     /// Streams fed in parallel (one synthetic camera each).
     #[arg(long, default_value_t = 4)]
     streams: usize,
+    /// Frames per second each camera delivers (0: as fast as the session
+    /// takes them). Real cameras and simulators pace their frames; what the
+    /// serving side leaves of the CPU is the trainer's.
+    #[arg(long, default_value_t = 30.0)]
+    fps: f64,
     /// Push the simulator's instance masks too (guided fine-tuning).
     #[arg(long)]
     guided: bool,
+    /// Weight of the reconstruction loss. With --guided on a model that
+    /// segments with its attention masks, 0 skips the decoder: several times
+    /// the steps in the same time.
+    #[arg(long, default_value_t = 1.0)]
+    reconstruction: f64,
+    /// Serve an exponential moving average of the trained weights with this
+    /// decay per step (0: the trained weights as they are).
+    #[arg(long, default_value_t = 0.0)]
+    ema: f64,
     /// Serve without fine-tuning (the latency baseline).
     #[arg(long)]
     no_finetune: bool,
@@ -77,9 +91,10 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     if args.threads > 0 {
         tch::set_num_threads(args.threads);
     }
-    if args.streams == 0 || args.minutes <= 0.0 {
-        return Err(Error::invalid("--streams must be >= 1 and --minutes > 0"));
+    if args.streams == 0 || args.minutes <= 0.0 || !(args.fps >= 0.0) {
+        return Err(Error::invalid("--streams must be >= 1, --minutes > 0 and --fps >= 0"));
     }
+    let frame_interval = (args.fps > 0.0).then(|| Duration::from_secs_f64(1.0 / args.fps));
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let model = RuntimeModel::load(&args.model, &ModelOptions::default())?;
     let shifted = SynthConfig { frames: 16, ..SynthConfig::shifted_domain() };
@@ -102,7 +117,12 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             lr: args.lr,
             batch_clips: args.batch_clips,
             clip_frames: args.clip_frames,
-            losses: LossWeights { guided: if args.guided { 1.0 } else { 0.0 }, ..LossWeights::default() },
+            ema_decay: args.ema,
+            losses: LossWeights {
+                reconstruction: args.reconstruction,
+                guided: if args.guided { 1.0 } else { 0.0 },
+                ..LossWeights::default()
+            },
             ..FinetuneOptions::default()
         })?;
     }
@@ -129,7 +149,16 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     let mut next_eval = Duration::from_secs_f64(args.eval_every);
     let mut result = FrameResult::default();
     let mut t = 0usize;
+    let mut next_frame = Instant::now();
     while started.elapsed() < total {
+        if let Some(interval) = frame_interval {
+            // Wait for the cameras' next frame; a late frame is not made up.
+            let now = Instant::now();
+            if next_frame > now {
+                std::thread::sleep(next_frame - now);
+            }
+            next_frame = next_frame.max(now) + interval;
+        }
         for (stream, clip) in streams.iter().zip(&clips) {
             let frame = Frame::packed(clip.frame_rgb(t), 64, 64, PixelFormat::Rgb8);
             if args.guided {
@@ -188,7 +217,11 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     } else {
         "unguided"
     };
-    println!("{mode}, {:.1} min, {} streams, {} frames served", args.minutes, args.streams, stats.frames_out);
+    let pace = if args.fps > 0.0 { format!("{} fps each", args.fps) } else { "unpaced".into() };
+    println!(
+        "{mode}, {:.1} min, {} streams ({pace}), {} frames served",
+        args.minutes, args.streams, stats.frames_out
+    );
     if let Some(s) = &tuned {
         println!(
             "trainer: {} steps, {} publishes, {} rollbacks, {} replayed frame samples",
