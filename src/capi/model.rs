@@ -73,7 +73,12 @@ pub struct SlotrtModelOptions {
     /// CUDA device index (CUDA only).
     pub device_index: u32,
     /// libtorch intra-op threads, 0 = libtorch's default. libtorch's pool
-    /// is process-wide: the last load that sets it wins.
+    /// is process-wide: the last load that sets it wins. When several
+    /// threads run models (a session's worker, a fine-tuning trainer, the
+    /// caller's process calls), start the process with
+    /// OMP_WAIT_POLICY=PASSIVE: idle OpenMP teams otherwise spin on the
+    /// cores the others need (measured: +30% trainer steps, p50 latency
+    /// 32.5 -> 21.5 ms while fine-tuning on 2 cores).
     pub threads: u32,
     /// A slotrt_precision value (default SLOTRT_PRECISION_FP32).
     pub precision: u32,
