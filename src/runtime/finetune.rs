@@ -262,7 +262,12 @@ impl Average {
         tch::no_grad(|| model.vs.copy(&trained.vs))?;
         model.vs.freeze();
         let mine = model.vs.variables();
-        let pairs = trained.vs.variables().into_iter().filter_map(|(name, t)| Some((mine.get(&name)?.shallow_clone(), t))).collect();
+        let pairs = trained
+            .vs
+            .variables()
+            .into_iter()
+            .filter_map(|(name, t)| Some((mine.get(&name)?.shallow_clone(), t)))
+            .collect();
         Ok(Average { model, pairs, decay })
     }
 

@@ -82,9 +82,8 @@ impl Objective {
         let guiding = guide.is_some() && w.guided > 0.0;
         // The decoder is most of a step's compute; a model guided on its
         // attention masks with reconstruction off never needs it.
-        let needs_decoder = w.reconstruction > 0.0
-            || self.frozen.is_some()
-            || (guiding && model.config.masks == MaskKind::Decoder);
+        let needs_decoder =
+            w.reconstruction > 0.0 || self.frozen.is_some() || (guiding && model.config.masks == MaskKind::Decoder);
         for (t, images) in frames.iter().enumerate() {
             let out = model.step(images, &init, t == 0)?;
             let decoded = needs_decoder.then(|| model.decode(&out.slots));

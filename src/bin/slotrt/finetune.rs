@@ -9,7 +9,7 @@ use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
 use slotrt::metrics::ClipScores;
 use slotrt::runtime::{
     FinetuneOptions, Frame, FrameResult, ModelOptions, OverflowPolicy, PixelFormat, RuntimeModel, Session,
-    SessionOptions,
+    SessionOptions, TrainParts,
 };
 use slotrt::train::evaluate::score_split;
 use slotrt::train::losses::LossWeights;
@@ -43,6 +43,10 @@ pub struct FinetuneArgs {
     /// decay per step (0: the trained weights as they are).
     #[arg(long, default_value_t = 0.0)]
     ema: f64,
+    /// Model parts that train, comma-separated: encoder, grouping,
+    /// predictor, decoder (a frozen backbone never trains).
+    #[arg(long, default_value = "encoder,grouping,predictor,decoder")]
+    train: String,
     /// Serve without fine-tuning (the latency baseline).
     #[arg(long)]
     no_finetune: bool,
@@ -87,6 +91,24 @@ fn score(model: &RuntimeModel, data: &SynthConfig, clips: usize) -> Result<ClipS
     score_split(model.slot_model(), &eval, Split::Test, clips, 8, true)
 }
 
+fn parse_parts(list: &str) -> Result<TrainParts> {
+    let mut parts = TrainParts { encoder: false, grouping: false, predictor: false, decoder: false };
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name {
+            "encoder" => parts.encoder = true,
+            "grouping" => parts.grouping = true,
+            "predictor" => parts.predictor = true,
+            "decoder" => parts.decoder = true,
+            other => {
+                return Err(Error::invalid(format!(
+                    "--train: unknown part `{other}` (encoder, grouping, predictor, decoder)"
+                )))
+            }
+        }
+    }
+    Ok(parts)
+}
+
 pub fn run(args: FinetuneArgs) -> Result<()> {
     if args.threads > 0 {
         tch::set_num_threads(args.threads);
@@ -118,6 +140,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             batch_clips: args.batch_clips,
             clip_frames: args.clip_frames,
             ema_decay: args.ema,
+            parts: parse_parts(&args.train)?,
             losses: LossWeights {
                 reconstruction: args.reconstruction,
                 guided: if args.guided { 1.0 } else { 0.0 },
@@ -218,10 +241,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         "unguided"
     };
     let pace = if args.fps > 0.0 { format!("{} fps each", args.fps) } else { "unpaced".into() };
-    println!(
-        "{mode}, {:.1} min, {} streams ({pace}), {} frames served",
-        args.minutes, args.streams, stats.frames_out
-    );
+    println!("{mode}, {:.1} min, {} streams ({pace}), {} frames served", args.minutes, args.streams, stats.frames_out);
     if let Some(s) = &tuned {
         println!(
             "trainer: {} steps, {} publishes, {} rollbacks, {} replayed frame samples",
