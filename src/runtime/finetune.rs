@@ -275,7 +275,7 @@ impl Average {
     fn absorb(&mut self) {
         tch::no_grad(|| {
             for (average, trained) in &mut self.pairs {
-                let _ = average.g_mul_scalar_(self.decay).g_add_(&(trained.detach() * (1.0 - self.decay)));
+                let _ = average.lerp_(&trained.detach(), 1.0 - self.decay);
             }
         });
     }
@@ -393,6 +393,12 @@ fn trainer_loop(shared: &Shared, control: &Control, options: &FinetuneOptions, m
             continue; // not enough frames yet
         };
         last_step = Instant::now();
+        if !options.losses.apply_to(batch.guide.is_some()) {
+            // Guided-only weights and some sampled frames came without
+            // masks: nothing to learn from this batch, so do not run it.
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
         let frames: Vec<Tensor> = batch.frames.iter().map(|f| f.to_device(options.device)).collect();
         let guide: Option<Vec<Tensor>> = batch.guide.map(|g| g.iter().map(|t| t.to_device(options.device)).collect());
         let b = options.batch_clips as i64;
@@ -402,10 +408,7 @@ fn trainer_loop(shared: &Shared, control: &Control, options: &FinetuneOptions, m
         };
         let terms = train.objective.clip_terms(&train.model, &frames, init, step, guide.as_deref())?;
         if !terms.total.requires_grad() {
-            // No term applies to this batch (guided-only weights, and some
-            // sampled frames came without masks): nothing to learn from it.
-            std::thread::sleep(Duration::from_millis(20));
-            continue;
+            continue; // every term that applies came out constant (e.g. one iteration, self-distillation only)
         }
         let loss = terms.total.double_value(&[]);
         let exploded = mean.is_some_and(|m| loss > options.explode_factor * m);

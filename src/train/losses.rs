@@ -59,6 +59,15 @@ impl LossWeights {
         Ok(())
     }
 
+    /// Whether any term is on for a batch with (`guided`) or without
+    /// instance masks.
+    pub fn apply_to(&self, guided: bool) -> bool {
+        self.reconstruction > 0.0
+            || self.self_distillation > 0.0
+            || self.contrastive > 0.0
+            || (guided && self.guided > 0.0)
+    }
+
     /// The self-distillation weight at `step` (linear ramp).
     pub fn self_distillation_at(&self, step: u64) -> f64 {
         if self.self_distillation_ramp_steps == 0 {
