@@ -2,7 +2,9 @@
 //! call doing the same work in the same process run, so the figures read as
 //! ratios: per-frame latency at batch 1 (bare `SlotModel` loop, Rust
 //! `Stream::process`, C `slotrt_stream_process`), and throughput of 1, 4,
-//! 16 and 64 streams batched by the session's worker.
+//! 16 and 64 streams batched by the session's worker. The latency group
+//! serves unrefined masks, like the bare loop, plus one refined run (the
+//! shipped bundle's default guided filter) to price the refinement.
 //!
 //!   cargo bench --bench runtime
 
@@ -13,12 +15,17 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use slotrt::capi::frames::{slotrt_frame_init, slotrt_result_init, SlotrtFrame, SlotrtResult};
 use slotrt::capi::model::{slotrt_model_free, slotrt_model_load, SlotrtModel};
-use slotrt::capi::session::{slotrt_session_create, slotrt_session_free, SlotrtSession};
+use slotrt::capi::session::{
+    slotrt_session_create, slotrt_session_free, slotrt_session_options_init, SlotrtMaskRefinement, SlotrtSession,
+    SlotrtSessionOptions,
+};
 use slotrt::capi::stream::{slotrt_stream_free, slotrt_stream_open, slotrt_stream_process, SlotrtStream};
 use slotrt::capi::SlotrtStatus;
 use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
 use slotrt::model::grouping::InitInput;
-use slotrt::runtime::{Frame, FrameResult, ModelOptions, PixelFormat, RuntimeModel, Session, SessionOptions};
+use slotrt::runtime::{
+    Frame, FrameResult, MaskRefinement, ModelOptions, PixelFormat, RuntimeModel, Session, SessionOptions,
+};
 use tch::{Kind, Tensor};
 
 const MODEL: &str = "models/savi-small-64.safetensors";
@@ -63,16 +70,21 @@ fn latency(c: &mut Criterion) {
         })
     });
 
-    let session = Session::new(model.clone(), SessionOptions::default()).unwrap();
-    let stream = session.open_stream().unwrap();
-    let mut result = FrameResult::default();
-    let mut t = 0usize;
-    group.bench_function("rust_stream_process", |b| {
-        b.iter(|| {
-            stream.process(&frame(&clip, t), &mut result).unwrap();
-            t += 1;
-        })
-    });
+    for (name, refinement) in
+        [("rust_stream_process", MaskRefinement::Off), ("rust_stream_process_refined", MaskRefinement::Model)]
+    {
+        let options = SessionOptions { mask_refinement: refinement, ..SessionOptions::default() };
+        let session = Session::new(model.clone(), options).unwrap();
+        let stream = session.open_stream().unwrap();
+        let mut result = FrameResult::default();
+        let mut t = 0usize;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                stream.process(&frame(&clip, t), &mut result).unwrap();
+                t += 1;
+            })
+        });
+    }
 
     // The same through the C ABI, as a C or C++ engine calls it.
     let path = std::ffi::CString::new(model_path().to_str().unwrap()).unwrap();
@@ -80,7 +92,10 @@ fn latency(c: &mut Criterion) {
         let mut cmodel: *mut SlotrtModel = std::ptr::null_mut();
         assert_eq!(slotrt_model_load(path.as_ptr(), std::ptr::null(), &mut cmodel), SlotrtStatus::Ok);
         let mut csession: *mut SlotrtSession = std::ptr::null_mut();
-        assert_eq!(slotrt_session_create(cmodel, std::ptr::null(), &mut csession), SlotrtStatus::Ok);
+        let mut options: SlotrtSessionOptions = std::mem::zeroed();
+        slotrt_session_options_init(&mut options);
+        options.mask_refinement = SlotrtMaskRefinement::Off as u32;
+        assert_eq!(slotrt_session_create(cmodel, &options, &mut csession), SlotrtStatus::Ok);
         let mut cstream: *mut SlotrtStream = std::ptr::null_mut();
         assert_eq!(slotrt_stream_open(csession, &mut cstream), SlotrtStatus::Ok);
         let info = model.info();

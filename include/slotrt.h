@@ -56,7 +56,7 @@
  * older header (a changed struct layout, a removed function). Adding
  * functions, statuses or enum values does not bump it.
  */
-#define SLOTRT_ABI_VERSION 4
+#define SLOTRT_ABI_VERSION 5
 
 /**
  * Result of every fallible slotrt call. `SLOTRT_STATUS_OK` is 0; any other
@@ -389,6 +389,38 @@ enum slotrt_mask_source
 typedef enum slotrt_mask_source slotrt_mask_source;
 #else
 typedef uint32_t slotrt_mask_source;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How served masks are brought to the model's input resolution.
+ */
+enum slotrt_mask_refinement
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * As the model's config says (its "refine" entry; none without one);
+   * the default.
+   */
+  SLOTRT_MASK_REFINEMENT_MODEL = 0,
+  /**
+   * None: masks at their native size (attention grid or decoder output).
+   */
+  SLOTRT_MASK_REFINEMENT_OFF = 1,
+  /**
+   * Colour guided filter at the input size: each slot's mask edge moves
+   * onto the frame's colour edges. The model's parameters, or radius
+   * 1/16 of the input's shorter side and eps 1e-3.
+   */
+  SLOTRT_MASK_REFINEMENT_GUIDED_FILTER = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_mask_refinement slotrt_mask_refinement;
+#else
+typedef uint32_t slotrt_mask_refinement;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -965,6 +997,12 @@ typedef struct slotrt_session_options {
    * Also return a hard label map at each frame's own resolution.
    */
   bool label_maps;
+  /**
+   * A slotrt_mask_refinement value (default SLOTRT_MASK_REFINEMENT_MODEL).
+   * Refined masks come at the model's input size:
+   * slotrt_session_get_mask_size says which size a session serves.
+   */
+  uint32_t mask_refinement;
 } slotrt_session_options;
 
 /**

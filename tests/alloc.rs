@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use slotrt::data::{generate_clip, Split, SynthConfig};
-use slotrt::runtime::{Frame, FrameResult, ModelOptions, PixelFormat, RuntimeModel, Session, SessionOptions};
+use slotrt::runtime::{
+    Frame, FrameResult, MaskRefinement, ModelOptions, PixelFormat, RuntimeModel, Session, SessionOptions,
+};
 
 struct Counting;
 
@@ -65,7 +67,9 @@ fn the_runtime_adds_no_allocations_to_the_model_call() {
     let model = RuntimeModel::load(&path, &ModelOptions::default()).unwrap();
     let clip = generate_clip(&SynthConfig { frames: 8, ..SynthConfig::default() }, Split::Test, 0).unwrap();
     let frame = |t: usize| Frame::packed(clip.frame_rgb(t % 8), 64, 64, PixelFormat::Rgb8);
-    let session = Session::new(model, SessionOptions { warmup: true, ..SessionOptions::default() }).unwrap();
+    // Unrefined masks, like the bare call; the refined path is priced below.
+    let options = SessionOptions { warmup: true, mask_refinement: MaskRefinement::Off, ..SessionOptions::default() };
+    let session = Session::new(model.clone(), options.clone()).unwrap();
 
     // Stream::process, one camera.
     let stream = session.open_stream().unwrap();
@@ -102,4 +106,23 @@ fn the_runtime_adds_no_allocations_to_the_model_call() {
     // Constant per call (no growth with frames) and nothing on top of the model.
     assert!(process <= bare1 as f64, "process allocates {process} per frame, the bare model call {bare1}");
     assert!(step <= bare4 as f64, "step allocates {step} per call, the bare model call {bare4}");
+
+    // The guided filter (the shipped bundle's default) adds a fixed few
+    // (tch's argument lists), the same on every frame.
+    let refined = Session::new(model, SessionOptions { mask_refinement: MaskRefinement::Model, ..options }).unwrap();
+    let stream = refined.open_stream().unwrap();
+    for t in 0..8 {
+        stream.process(&frame(t), &mut result).unwrap();
+    }
+    let mut per_frame = |n: usize| {
+        count(|| {
+            for t in 0..n {
+                stream.process(&frame(t), &mut result).unwrap();
+            }
+        })
+    };
+    let (few, many) = (per_frame(FRAMES), per_frame(2 * FRAMES));
+    println!("refined Stream::process: {:.2} per frame", few as f64 / FRAMES as f64);
+    assert_eq!(many, 2 * few, "refinement allocates the same on every frame");
+    assert!(few as f64 / FRAMES as f64 <= process + 8.0, "refinement allocates {few} over {FRAMES} frames");
 }

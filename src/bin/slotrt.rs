@@ -2,6 +2,8 @@
 
 #[path = "slotrt/finetune.rs"]
 mod finetune;
+#[path = "slotrt/refine.rs"]
+mod refine;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +35,9 @@ enum Command {
     /// Stream a shifted synthetic domain through a model with online
     /// fine-tuning on; report adaptation (FG-ARI before/after, curve).
     Finetune(finetune::FinetuneArgs),
+    /// Write a bundle's serving settings (mask refinement) into a copy of
+    /// it; the weights are kept bit for bit.
+    Configure(refine::ConfigureArgs),
 }
 
 #[derive(Args)]
@@ -77,6 +82,8 @@ struct EvalArgs {
     /// auto (bf16 where the hardware runs it natively).
     #[arg(long, default_value = "fp32")]
     precision: String,
+    #[command(flatten)]
+    refine: refine::RefineArgs,
     #[arg(long, default_value_t = 0)]
     threads: i32,
 }
@@ -104,6 +111,7 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
     }
     model.set_precision(slotrt::model::Precision::parse(&args.precision)?)?;
     println!("precision: {} (requested {})", model.precision().name(), args.precision);
+    args.refine.apply(&mut model)?;
     let mut data = match &args.data {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| slotrt::Error::io(path, e))?;
@@ -345,6 +353,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train(args),
         Command::Eval(args) => eval(args),
         Command::Finetune(args) => finetune::run(args),
+        Command::Configure(args) => refine::configure(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

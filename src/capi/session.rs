@@ -9,7 +9,7 @@ use super::frames::{check_result_buffers, frame_from_c, write_result, ResultSize
 use super::model::SlotrtModel;
 use super::status::SlotrtStatus;
 use crate::runtime::stats::LatencySummary;
-use crate::runtime::{FrameResult, MaskSource, OverflowPolicy, Session, SessionOptions};
+use crate::runtime::{FrameResult, MaskRefinement, MaskSource, OverflowPolicy, Session, SessionOptions};
 
 /// What a stream does when its frame queue is full.
 #[repr(u32)]
@@ -34,6 +34,21 @@ pub enum SlotrtMaskSource {
     /// The masks the model segments with (what it was trained and scored
     /// on; slotrt_model_info.masks says which); the default.
     Model = 2,
+}
+
+/// How served masks are brought to the model's input resolution.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug)]
+pub enum SlotrtMaskRefinement {
+    /// As the model's config says (its "refine" entry; none without one);
+    /// the default.
+    Model = 0,
+    /// None: masks at their native size (attention grid or decoder output).
+    Off = 1,
+    /// Colour guided filter at the input size: each slot's mask edge moves
+    /// onto the frame's colour edges. The model's parameters, or radius
+    /// 1/16 of the input's shorter side and eps 1e-3.
+    GuidedFilter = 2,
 }
 
 /// A model's streams and the worker thread that steps them.
@@ -75,6 +90,10 @@ pub struct SlotrtSessionOptions {
     pub mask_source: u32,
     /// Also return a hard label map at each frame's own resolution.
     pub label_maps: bool,
+    /// A slotrt_mask_refinement value (default SLOTRT_MASK_REFINEMENT_MODEL).
+    /// Refined masks come at the model's input size:
+    /// slotrt_session_get_mask_size says which size a session serves.
+    pub mask_refinement: u32,
 }
 
 /// Latency percentiles over the most recent 4096 frames, microseconds.
@@ -134,6 +153,7 @@ pub unsafe extern "C" fn slotrt_session_options_init(options: *mut SlotrtSession
             warmup: d.warmup,
             mask_source: SlotrtMaskSource::Model as u32,
             label_maps: d.label_maps,
+            mask_refinement: SlotrtMaskRefinement::Model as u32,
         };
         Ok(())
     })
@@ -177,6 +197,12 @@ pub unsafe extern "C" fn slotrt_session_create(
                     v => return Err(unknown_enum("options->mask_source", v, "slotrt_mask_source")),
                 },
                 label_maps: o.label_maps,
+                mask_refinement: match o.mask_refinement {
+                    0 => MaskRefinement::Model,
+                    1 => MaskRefinement::Off,
+                    2 => MaskRefinement::GuidedFilter,
+                    v => return Err(unknown_enum("options->mask_refinement", v, "slotrt_mask_refinement")),
+                },
             };
         }
         let session = Session::new(model.model.clone(), opts)?;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::refine::RefineConfig;
 
 /// Version of the bundle format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -33,6 +34,11 @@ pub struct ModelConfig {
     /// otherwise.
     #[serde(default, skip_serializing_if = "MaskKind::is_decoder")]
     pub masks: MaskKind,
+    /// How sessions refine the masks they serve (and `slotrt eval` scores)
+    /// at the input's resolution; absent = bilinear upsampling only.
+    /// Training never sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refine: Option<RefineConfig>,
 }
 
 /// Decoder alpha masks or Slot Attention's last-iteration attention.
@@ -447,6 +453,9 @@ impl ModelConfig {
                 }
             }
         }
+        if let Some(RefineConfig::GuidedFilter(f)) = &self.refine {
+            f.validate(p.height, p.width)?;
+        }
         let g = &self.grouping;
         check_positive(g.num_slots, "grouping.num_slots")?;
         check_positive(g.slot_dim, "grouping.slot_dim")?;
@@ -566,6 +575,7 @@ impl ModelConfig {
             }),
             dias: None,
             masks: MaskKind::Decoder,
+            refine: None,
         }
     }
 }

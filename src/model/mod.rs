@@ -15,6 +15,7 @@ pub mod encoder;
 pub mod grouping;
 pub mod layers;
 pub mod precision;
+pub mod refine;
 pub mod slot_model;
 
 pub use config::ModelConfig;

@@ -12,6 +12,7 @@ use super::encoder::{Encoded, Encoder};
 use super::grouping::{InitInput, SlotAttention, SlotInit};
 use super::layers::TransformerBlock;
 use super::precision::Precision;
+use super::refine::{GuidedFilter, RefineConfig};
 use crate::error::{Error, Result};
 
 /// Everything one frame step produces.
@@ -133,6 +134,32 @@ impl SlotModel {
         let mean = Tensor::from_slice(&p.mean).to_kind(Kind::Float).to_device(opts.1).view([1, 3, 1, 1]);
         let std = Tensor::from_slice(&p.std).to_kind(Kind::Float).to_device(opts.1).view([1, 3, 1, 1]);
         (images01 - mean) / std
+    }
+
+    /// The inverse of `normalize`: model input back to images in [0, 1].
+    pub fn denormalize(&self, images: &Tensor) -> Tensor {
+        let p = &self.config.preprocess;
+        let device = images.device();
+        let mean = Tensor::from_slice(&p.mean).to_kind(Kind::Float).to_device(device).view([1, 3, 1, 1]);
+        let std = Tensor::from_slice(&p.std).to_kind(Kind::Float).to_device(device).view([1, 3, 1, 1]);
+        images * std + mean
+    }
+
+    /// The mask refinement this model's config asks for, if any.
+    pub fn refine_filter(&self) -> Option<GuidedFilter> {
+        self.config.refine.map(|RefineConfig::GuidedFilter(f)| f)
+    }
+
+    /// Soft masks [B, K, h, w] at the input's resolution: refined by
+    /// `filter`, guided by the normalised input `images` [B, 3, H, W], or
+    /// upsampled bilinearly without one.
+    pub fn masks_at_input(&self, masks: &Tensor, images: &Tensor, filter: Option<&GuidedFilter>) -> Result<Tensor> {
+        let (h, w) = (images.size()[2], images.size()[3]);
+        match filter {
+            Some(f) => f.apply(&self.denormalize(images), masks),
+            None if masks.size()[2..] == [h, w] => Ok(masks.shallow_clone()),
+            None => Ok(masks.f_upsample_bilinear2d([h, w], false, None, None)?),
+        }
     }
 
     /// Whether `init_slots` needs noise (Gaussian init) or is deterministic.

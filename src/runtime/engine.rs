@@ -11,6 +11,7 @@ use super::result::FrameResult;
 use crate::error::{Error, Result};
 use crate::model::config::MaskKind;
 use crate::model::grouping::InitInput;
+use crate::model::refine::GuidedFilter;
 
 /// One frame of one stream, ready to step.
 pub(crate) struct Job<'a> {
@@ -28,11 +29,16 @@ pub(crate) struct EngineConfig {
     pub session_seed: u64,
     /// Resolved from the session's `MaskSource`.
     pub masks: MaskKind,
+    /// Resolved from the session's `MaskRefinement`.
+    pub refine: Option<GuidedFilter>,
 }
 
 impl EngineConfig {
     pub fn mask_size(&self, model: &RuntimeModel) -> (usize, usize) {
         let info = model.info();
+        if self.refine.is_some() {
+            return (info.input_height, info.input_width);
+        }
         match self.masks {
             MaskKind::Decoder => (info.mask_height, info.mask_width),
             MaskKind::Attention => (info.attention_height, info.attention_width),
@@ -167,6 +173,10 @@ fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], first: boo
     let masks = match config.masks {
         MaskKind::Decoder => m.decode(&out.slots).masks,
         MaskKind::Attention => out.attention_masks,
+    };
+    let masks = match &config.refine {
+        Some(filter) => m.masks_at_input(&masks, &images, Some(filter))?,
+        None => masks,
     };
     let cpu = |t: &Tensor, kind: Kind| t.to_kind(kind).to_device(Device::Cpu).contiguous();
     Ok(Outputs {

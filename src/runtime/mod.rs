@@ -29,7 +29,7 @@ pub use carry::{episode_seed, STEP_LANE_KEY};
 pub use finetune::{FinetuneOptions, FinetuneStats, TrainParts};
 pub use frame::{Frame, PixelFormat};
 pub use model::{InitKind, ModelInfo, ModelOptions, RuntimeModel};
-pub use options::{MaskSource, OverflowPolicy, SessionOptions};
+pub use options::{MaskRefinement, MaskSource, OverflowPolicy, SessionOptions};
 pub use result::{FrameResult, StageLatency};
 pub use session::{ResultCallback, Session};
 pub use stats::{LatencySummary, SessionStats, StreamStats};

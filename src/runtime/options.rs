@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::model::config::MaskKind;
+use crate::model::config::{MaskKind, ModelConfig};
+use crate::model::refine::{GuidedFilter, RefineConfig};
 
 /// What `push` does when a stream's frame queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,34 @@ impl MaskSource {
     }
 }
 
+/// How served masks are brought to the input's resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskRefinement {
+    /// As the model's config says (`refine`); none when it has none.
+    Model,
+    /// None: masks stay at their native resolution (the token grid or the
+    /// decoder's), label maps are upsampled bilinearly.
+    Off,
+    /// Colour guided filter at the input's resolution (`model::refine`):
+    /// the model's parameters when its config has them, else
+    /// `GuidedFilter::for_input`.
+    GuidedFilter,
+}
+
+impl MaskRefinement {
+    /// The concrete filter for `config`, if any.
+    pub fn resolve(self, config: &ModelConfig) -> Option<GuidedFilter> {
+        let own = config.refine.map(|RefineConfig::GuidedFilter(f)| f);
+        match self {
+            MaskRefinement::Model => own,
+            MaskRefinement::Off => None,
+            MaskRefinement::GuidedFilter => {
+                Some(own.unwrap_or_else(|| GuidedFilter::for_input(config.preprocess.height, config.preprocess.width)))
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SessionOptions {
     /// Most frames (one per stream) stepped in one forward pass, 1..=1024.
@@ -59,6 +88,8 @@ pub struct SessionOptions {
     /// Run the model once on create so the first frame is not slow.
     pub warmup: bool,
     pub mask_source: MaskSource,
+    /// Refined masks come at the model's input size (`mask_size`).
+    pub mask_refinement: MaskRefinement,
     /// Also produce a hard label map (argmax slot per pixel) at each
     /// frame's own resolution.
     pub label_maps: bool,
@@ -75,6 +106,7 @@ impl Default for SessionOptions {
             seed: 0,
             warmup: true,
             mask_source: MaskSource::Model,
+            mask_refinement: MaskRefinement::Model,
             label_maps: false,
         }
     }

@@ -136,7 +136,11 @@ impl Session {
     pub fn new(model: Arc<RuntimeModel>, options: SessionOptions) -> Result<Session> {
         options.validate()?;
         let session_seed = if options.deterministic { options.seed } else { rand::random() };
-        let engine = EngineConfig { session_seed, masks: options.mask_source.resolve(model.config().masks) };
+        let engine = EngineConfig {
+            session_seed,
+            masks: options.mask_source.resolve(model.config().masks),
+            refine: options.mask_refinement.resolve(model.config()),
+        };
         let shared = Arc::new(Shared {
             current: Mutex::new(model.clone()),
             replay: Mutex::new(None),

@@ -8,7 +8,8 @@ use crate::metrics::{score_clip, ClipScores};
 use crate::model::grouping::InitInput;
 use crate::model::SlotModel;
 
-/// Hard masks [T, B, H, W] (argmax slot of the model's own masks) over a batch of clips,
+/// Hard masks [T, B, H, W] (argmax slot of the model's own masks, refined
+/// as its config's `refine` says: what sessions serve) over a batch of clips,
 /// carrying slots from frame to frame; `carry` false re-initialises every
 /// frame (the ablation). Gaussian init draws its noise from `seed`.
 pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i64) -> Result<Tensor> {
@@ -23,8 +24,8 @@ pub fn predict_masks(model: &SlotModel, batch: &ClipBatch, carry: bool, seed: i6
             let images = model.normalize(&batch.frames01.get(t));
             let out = model.step(&images, &init, t == 0 || !carry)?;
             // Masks may come at a lower resolution: score at the input's.
-            let size = (images.size()[2], images.size()[3]);
-            masks.push(model.own_masks(&out, None, Some(size)).argmax(1, false));
+            let own = model.own_masks(&out, None, None);
+            masks.push(model.masks_at_input(&own, &images, model.refine_filter().as_ref())?.argmax(1, false));
             init = if carry { out.next_init } else { fresh(t + 1)? };
         }
         Ok(Tensor::stack(&masks, 0))

@@ -40,10 +40,16 @@ typedef struct {
     slotrt_result result;
 } buffers;
 
+/* The most mask pixels a session may serve: refined masks come at the
+ * input size, which no decoder or attention grid of this model exceeds. */
+static size_t max_mask_pixels(void) {
+    return (size_t)info.input_height * info.input_width;
+}
+
 static void buffers_init(buffers *b, size_t labels) {
     size_t k = info.num_slots;
     b->slots = calloc(k * info.slot_dim, sizeof(float));
-    b->masks = calloc(k * info.mask_height * info.mask_width, sizeof(float));
+    b->masks = calloc(k * max_mask_pixels(), sizeof(float));
     b->active = calloc(k, 1);
     b->ids = calloc(k, sizeof(uint32_t));
     b->labels = labels ? calloc(labels, 1) : NULL;
@@ -51,7 +57,7 @@ static void buffers_init(buffers *b, size_t labels) {
     b->result.slots = b->slots;
     b->result.slots_capacity = k * info.slot_dim;
     b->result.masks = b->masks;
-    b->result.masks_capacity = k * info.mask_height * info.mask_width;
+    b->result.masks_capacity = k * max_mask_pixels();
     b->result.active = b->active;
     b->result.active_capacity = k;
     b->result.slot_ids = b->ids;
@@ -68,9 +74,10 @@ static void buffers_free(buffers *b) {
     free(b->labels);
 }
 
-/* Soft masks are a partition of unity at every pixel. */
-static int masks_sum_to_one(const float *masks) {
-    size_t n = (size_t)info.mask_height * info.mask_width;
+/* Soft masks (of the size the result says) are a partition of unity at
+ * every pixel. */
+static int masks_sum_to_one(const float *masks, const slotrt_result_info *r) {
+    size_t n = (size_t)r->mask_height * r->mask_width;
     for (size_t p = 0; p < n; p++) {
         float sum = 0;
         for (size_t k = 0; k < info.num_slots; k++) sum += masks[k * n + p];
@@ -167,12 +174,26 @@ static void test_push_poll_and_views(const slotrt_model *model) {
     CHECK(slotrt_session_create(model, &o, &session) == SLOTRT_STATUS_OK);
     uint32_t mh = 0, mw = 0;
     CHECK(slotrt_session_get_mask_size(session, &mh, &mw) == SLOTRT_STATUS_OK);
-    /* The default mask source serves the masks the model segments with. */
-    CHECK(o.mask_source == SLOTRT_MASK_SOURCE_MODEL);
-    if (info.masks == SLOTRT_MASK_SOURCE_ATTENTION)
-        CHECK(mh == info.attention_height && mw == info.attention_width);
-    else
-        CHECK(info.masks == SLOTRT_MASK_SOURCE_DECODER && mh == info.mask_height && mw == info.mask_width);
+    /* The shipped model refines its masks at the input size by default. */
+    CHECK(o.mask_source == SLOTRT_MASK_SOURCE_MODEL && o.mask_refinement == SLOTRT_MASK_REFINEMENT_MODEL);
+    CHECK(mh == info.input_height && mw == info.input_width);
+    {
+        /* Unrefined, the default mask source serves the masks the model
+         * segments with, at their own size. */
+        slotrt_session_options raw = o;
+        raw.mask_refinement = 7;
+        slotrt_session *s2 = NULL;
+        CHECK_ERR(slotrt_session_create(model, &raw, &s2), SLOTRT_STATUS_UNKNOWN_ENUM, "mask_refinement");
+        raw.mask_refinement = SLOTRT_MASK_REFINEMENT_OFF;
+        CHECK(slotrt_session_create(model, &raw, &s2) == SLOTRT_STATUS_OK);
+        uint32_t rh = 0, rw = 0;
+        CHECK(slotrt_session_get_mask_size(s2, &rh, &rw) == SLOTRT_STATUS_OK);
+        if (info.masks == SLOTRT_MASK_SOURCE_ATTENTION)
+            CHECK(rh == info.attention_height && rw == info.attention_width);
+        else
+            CHECK(info.masks == SLOTRT_MASK_SOURCE_DECODER && rh == info.mask_height && rw == info.mask_width);
+        slotrt_session_free(s2);
+    }
 
     slotrt_stream *stream = NULL;
     CHECK(slotrt_stream_open(session, &stream) == SLOTRT_STATUS_OK);
@@ -197,7 +218,7 @@ static void test_push_poll_and_views(const slotrt_model *model) {
         CHECK(b.result.info.frame_index == t && b.result.info.tag == t);
         CHECK(b.result.info.timestamp_ns == 1000 * (int64_t)t);
         CHECK(b.result.info.starts_episode == (t == 0));
-        CHECK(masks_sum_to_one(b.masks));
+        CHECK(masks_sum_to_one(b.masks, &b.result.info));
         if (t == 0) memcpy(first_ids, b.ids, info.num_slots * sizeof(uint32_t));
         CHECK(memcmp(first_ids, b.ids, info.num_slots * sizeof(uint32_t)) == 0);
     }
@@ -208,7 +229,7 @@ static void test_push_poll_and_views(const slotrt_model *model) {
         CHECK(slotrt_stream_poll_view(stream, SLOTRT_WAIT_FOREVER, &view) == SLOTRT_STATUS_OK);
         CHECK(view.info.frame_index == t);
         CHECK(view.labels == NULL);
-        CHECK(masks_sum_to_one(view.masks));
+        CHECK(masks_sum_to_one(view.masks, &view.info));
         CHECK(memcmp(first_ids, view.slot_ids, info.num_slots * sizeof(uint32_t)) == 0);
     }
     float state[64 * 256];

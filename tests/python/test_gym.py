@@ -49,7 +49,12 @@ def test_slot_observation_wrapper(model):
     check_env(env, skip_render_check=True)
     obs, _ = env.reset(seed=3)
     assert env.observation_space.contains(obs)
-    assert obs["slots"].shape == (6, 64) and obs["masks"].shape == (6, 32, 32)
+    # The shipped bundle refines its masks at the input size.
+    assert obs["slots"].shape == (6, 64) and obs["masks"].shape == (6, 64, 64)
+    coarse = SlotObservation(ReachEnv(max_steps=5), model, keep_masks=True, refine="off")
+    assert coarse.observation_space["masks"].shape == (6, 32, 32)
+    assert coarse.reset(seed=3)[0]["masks"].shape == (6, 32, 32)
+    coarse.close()
     episodes = env.stream.stats["episodes"]
     env.reset()
     env.step(0)

@@ -36,8 +36,34 @@ def test_sessions_serve_the_models_own_masks_by_default(model, clip):
     info = model.info
     own = info.attention_size if info.masks == "attention" else info.mask_size
     for masks, size in (("model", own), ("decoder", info.mask_size), ("attention", info.attention_size)):
-        with slotrt.Session(model, deterministic=True, masks=masks) as session, session.open_stream() as stream:
-            assert stream.process(clip.rgb[0]).masks.shape == (6, *size), masks
+        with slotrt.Session(model, deterministic=True, masks=masks, refine="off") as session:
+            assert session.mask_size == size
+            assert session.open_stream().process(clip.rgb[0]).masks.shape == (6, *size), masks
+        with slotrt.Session(model, deterministic=True, masks=masks, refine="guided") as session:
+            assert session.mask_size == info.input_size
+            assert session.open_stream().process(clip.rgb[0]).masks.shape == (6, *info.input_size), masks
+    with pytest.raises(slotrt.InvalidArgumentError):
+        slotrt.Session(model, refine="crf")
+
+
+def test_refined_masks_match_the_pytorch_guided_filter(model, clip):
+    """The shipped bundle refines its masks; the session's refined masks
+    equal the reference filter applied to its unrefined masks."""
+    torch = pytest.importorskip("torch")
+    from slotrt.torch_ref import guided_filter
+    with slotrt.Session(model, deterministic=True, seed=3) as session:
+        assert session.mask_size == model.info.input_size
+        refined = [session.open_stream().process(f).masks for f in clip.rgb[:1]][0]
+    with slotrt.Session(model, deterministic=True, seed=3, refine="off") as session:
+        raw = session.open_stream().process(clip.rgb[0]).masks
+    guide = torch.from_numpy(clip.rgb[0]).permute(2, 0, 1)[None].double() / 255
+    expected = guided_filter(guide, torch.from_numpy(raw)[None].double(), radius=4, eps=1e-3)[0].numpy()
+    np.testing.assert_allclose(refined, expected, atol=1e-4)
+    np.testing.assert_allclose(refined.sum(0), 1.0, atol=1e-5)
+    # The filter moves edges, not objects: the same slot wins almost everywhere.
+    upsampled = torch.nn.functional.interpolate(torch.from_numpy(raw)[None], size=(64, 64), mode="bilinear")
+    agree = (upsampled[0].argmax(0).numpy() == refined.argmax(0)).mean()
+    assert 0.8 < agree < 1.0
 
 
 def test_process_gives_slots_masks_and_stable_ids(model, clip):
@@ -46,7 +72,7 @@ def test_process_gives_slots_masks_and_stable_ids(model, clip):
             results = [stream.process(frame, tag=t) for t, frame in enumerate(clip.rgb)]
     first = results[0]
     assert first.slots.shape == (6, 64) and first.slots.dtype == np.float32
-    assert first.masks.shape == (6, 32, 32)
+    assert first.masks.shape == (6, *session.mask_size)
     np.testing.assert_allclose(first.masks.sum(0), 1.0, atol=1e-5)
     assert first.labels.shape == (64, 64) and first.labels.max() < 6
     assert first.starts_episode and not results[1].starts_episode
@@ -80,7 +106,7 @@ def test_step_with_autoreset(model, clip):
     frames = np.stack([clip.rgb[0]] * 3)
     with slotrt.Session(model, label_maps=True) as session:
         first = session.step(frames, [True, True, True])
-        assert first.slots.shape == (3, 6, 64) and first.masks.shape == (3, 6, 32, 32)
+        assert first.slots.shape == (3, 6, 64) and first.masks.shape == (3, 6, *session.mask_size)
         assert first.labels.shape == (3, 64, 64) and first.starts_episode.all()
         # The same frame on every lane, each lane its own noise: different slots.
         assert not np.array_equal(first.slots[0], first.slots[1])

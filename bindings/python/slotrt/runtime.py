@@ -33,6 +33,7 @@ WAIT_FOREVER = 0xFFFFFFFF
 PIXEL_FORMATS = {"rgb": 0, "bgr": 1, "rgba": 2, "bgra": 3, "gray": 4, "chw": 5}
 OVERFLOW = {"keep_latest": 0, "block": 1}
 MASK_SOURCES = {"decoder": 0, "attention": 1, "model": 2}
+MASK_REFINEMENTS = {"model": 0, "off": 1, "guided": 2}
 INIT_KINDS = {0: "gaussian", 1: "learned_queries", 2: "conditional"}
 PRECISIONS = {"fp32": 0, "bf16": 1, "fp16": 2, "auto": 3}
 
@@ -103,6 +104,7 @@ class _SessionOptions(ctypes.Structure):
         ("overflow", ctypes.c_uint32), ("deterministic", ctypes.c_bool),
         ("seed", ctypes.c_uint64), ("warmup", ctypes.c_bool),
         ("mask_source", ctypes.c_uint32), ("label_maps", ctypes.c_bool),
+        ("mask_refinement", ctypes.c_uint32),
     ]
 
 
@@ -366,7 +368,11 @@ class Session(_Handle):
 
     def __init__(self, model: Model, *, max_batch: int = 8, max_wait_ms: float = 2.0,
                  queue_depth: int = 4, overflow: str = "keep_latest", deterministic: bool = False,
-                 seed: int = 0, warmup: bool = True, masks: str = "model", label_maps: bool = False):
+                 seed: int = 0, warmup: bool = True, masks: str = "model", label_maps: bool = False,
+                 refine: str = "model"):
+        """`masks`: model, decoder or attention. `refine`: model (the
+        bundle's setting), off (native mask size) or guided (colour guided
+        filter at the input size); `mask_size` says what results carry."""
         self._handle = None
         if overflow not in OVERFLOW:
             raise InvalidArgumentError(2, "SLOTRT_STATUS_INVALID_ARGUMENT",
@@ -374,8 +380,12 @@ class Session(_Handle):
         if masks not in MASK_SOURCES:
             raise InvalidArgumentError(2, "SLOTRT_STATUS_INVALID_ARGUMENT",
                                        f"masks must be one of {sorted(MASK_SOURCES)}, got {masks!r}")
+        if refine not in MASK_REFINEMENTS:
+            raise InvalidArgumentError(2, "SLOTRT_STATUS_INVALID_ARGUMENT",
+                                       f"refine must be one of {sorted(MASK_REFINEMENTS)}, got {refine!r}")
         opts = _SessionOptions()
         check(lib.slotrt_session_options_init(ctypes.byref(opts)))
+        opts.mask_refinement = MASK_REFINEMENTS[refine]
         opts.max_batch, opts.max_wait_us, opts.queue_depth = max_batch, int(max_wait_ms * 1000), queue_depth
         opts.overflow, opts.deterministic, opts.seed = OVERFLOW[overflow], deterministic, seed
         opts.warmup, opts.mask_source, opts.label_maps = warmup, MASK_SOURCES[masks], label_maps

@@ -366,6 +366,43 @@ class TransformerDecoder(nn.Module):
         return reconstruction, weights[:, :, :k].transpose(1, 2).reshape(b, k, *self.grid)
 
 
+def box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Mean of x [B, C, H, W] over (2r+1)^2 windows clipped to the image, by
+    cumulative sums (He et al.'s reference box filter)."""
+    def clipped_sum(t, dim):
+        n = t.shape[dim]
+        c = torch.cumsum(t, dim)
+        c = torch.cat([torch.zeros_like(c.narrow(dim, 0, 1)), c], dim)
+        hi = torch.clamp(torch.arange(n) + r + 1, max=n)
+        lo = torch.clamp(torch.arange(n) - r, min=0)
+        return c.index_select(dim, hi) - c.index_select(dim, lo)
+    ones = torch.ones(1, 1, *x.shape[2:], dtype=x.dtype)
+    return clipped_sum(clipped_sum(x, 2), 3) / clipped_sum(clipped_sum(ones, 2), 3)
+
+
+def guided_filter(guide: torch.Tensor, masks: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    """Colour guided filter (He, Sun, Tang 2010) of soft masks [B, K, h, w]
+    guided by images [B, 3, H, W] in [0, 1]: the reference for
+    src/model/refine.rs (masks upsampled bilinearly first, then filtered,
+    clipped at 0 and renormalised over K)."""
+    b, _, h, w = guide.shape
+    p = masks if masks.shape[-2:] == (h, w) else nn.functional.interpolate(
+        masks, size=(h, w), mode="bilinear", align_corners=False)
+    k = p.shape[1]
+    mean_i, mean_p = box_mean(guide, radius), box_mean(p, radius)
+    corr_ii = box_mean(torch.einsum("bchw,bdhw->bcdhw", guide, guide).reshape(b, 9, h, w), radius)
+    sigma = corr_ii.reshape(b, 3, 3, h, w) - mean_i[:, :, None] * mean_i[:, None]
+    sigma = sigma.permute(0, 3, 4, 1, 2) + eps * torch.eye(3)  # [B, H, W, 3, 3]
+    corr_ip = box_mean(torch.einsum("bchw,bkhw->bckhw", guide, p).reshape(b, 3 * k, h, w), radius)
+    cov = corr_ip.reshape(b, 3, k, h, w) - mean_i[:, :, None] * mean_p[:, None]
+    a = torch.linalg.solve(sigma, cov.permute(0, 3, 4, 1, 2))  # [B, H, W, 3, K]
+    a = a.permute(0, 3, 4, 1, 2)  # [B, 3, K, H, W]
+    offset = mean_p - (a * mean_i[:, :, None]).sum(1)
+    mean_a = box_mean(a.reshape(b, 3 * k, h, w), radius).reshape(b, 3, k, h, w)
+    q = ((mean_a * guide[:, :, None]).sum(1) + box_mean(offset, radius)).clamp_min(0)
+    return q / q.sum(1, keepdim=True).clamp_min(1e-8)
+
+
 class SlotModel(nn.Module):
     """encoder -> grouping (init = carried slots) -> predictor; decoder."""
 
