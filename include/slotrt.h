@@ -56,7 +56,7 @@
  * older header (a changed struct layout, a removed function). Adding
  * functions, statuses or enum values does not bump it.
  */
-#define SLOTRT_ABI_VERSION 5
+#define SLOTRT_ABI_VERSION 6
 
 /**
  * Result of every fallible slotrt call. `SLOTRT_STATUS_OK` is 0; any other
@@ -605,6 +605,13 @@ typedef struct slotrt_finetune_options {
    * 0.95-0.99 smooths out the noise of online steps). In [0, 1).
    */
   float ema_decay;
+  /**
+   * After warm-up, cosine decay of the learning rate from `lr` to
+   * `lr * min_lr_ratio` over decay_steps steps, then constant (default
+   * 0: constant lr). min_lr_ratio in [0, 1] (default 0.1).
+   */
+  uint32_t decay_steps;
+  float min_lr_ratio;
 } slotrt_finetune_options;
 
 typedef struct slotrt_finetune_stats {

@@ -199,6 +199,18 @@ fn a_moving_average_serves_smoothed_weights() {
 }
 
 #[test]
+fn the_learning_rate_warms_up_then_decays_when_asked() {
+    let constant = FinetuneOptions { lr: 1e-3, warmup_steps: 10, ..FinetuneOptions::default() };
+    assert!((constant.lr_at(0) - 1e-4).abs() < 1e-12);
+    assert!([9, 100, 100_000].iter().all(|&t| (constant.lr_at(t) - 1e-3).abs() < 1e-12));
+    let decaying = FinetuneOptions { decay_steps: 100, min_lr_ratio: 0.1, ..constant };
+    assert!((decaying.lr_at(9) - 1e-3).abs() < 1e-12);
+    assert!((decaying.lr_at(60) - 0.55e-3).abs() < 1e-12, "half way down the cosine");
+    assert!((decaying.lr_at(110) - 1e-4).abs() < 1e-12 && (decaying.lr_at(5000) - 1e-4).abs() < 1e-12);
+    assert!((10..110).all(|t| decaying.lr_at(t + 1) <= decaying.lr_at(t)));
+}
+
+#[test]
 fn bad_masks_and_options_are_refused() {
     let model = tiny_model();
     let session = Session::new(model, SessionOptions::default()).unwrap();
@@ -220,6 +232,8 @@ fn bad_masks_and_options_are_refused() {
     assert!(
         matches!(session.enable_finetune(no_loss), Err(Error::InvalidArgument(m)) if m.contains("at least one term"))
     );
+    let floor = FinetuneOptions { decay_steps: 100, min_lr_ratio: 1.5, ..quick() };
+    assert!(matches!(session.enable_finetune(floor), Err(Error::InvalidArgument(m)) if m.contains("min_lr_ratio")));
     let negative = FinetuneOptions { losses: LossWeights { guided: -1.0, ..LossWeights::default() }, ..quick() };
     assert!(matches!(session.enable_finetune(negative), Err(Error::InvalidArgument(_))));
     let frozen = FinetuneOptions {

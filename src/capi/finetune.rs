@@ -72,6 +72,11 @@ pub struct SlotrtFinetuneOptions {
     /// this decay per step (default 0: the trained weights as they are;
     /// 0.95-0.99 smooths out the noise of online steps). In [0, 1).
     pub ema_decay: f32,
+    /// After warm-up, cosine decay of the learning rate from `lr` to
+    /// `lr * min_lr_ratio` over decay_steps steps, then constant (default
+    /// 0: constant lr). min_lr_ratio in [0, 1] (default 0.1).
+    pub decay_steps: u32,
+    pub min_lr_ratio: f32,
 }
 
 #[repr(C)]
@@ -146,6 +151,8 @@ pub unsafe extern "C" fn slotrt_finetune_options_init(options: *mut SlotrtFinetu
             explode_factor: d.explode_factor as f32,
             seed: d.seed,
             ema_decay: d.ema_decay as f32,
+            decay_steps: d.decay_steps as u32,
+            min_lr_ratio: d.min_lr_ratio as f32,
         };
         Ok(())
     })
@@ -211,6 +218,8 @@ pub unsafe extern "C" fn slotrt_session_finetune_enable(
                 explode_factor: o.explode_factor as f64,
                 seed: o.seed,
                 ema_decay: o.ema_decay as f64,
+                decay_steps: o.decay_steps as u64,
+                min_lr_ratio: o.min_lr_ratio as f64,
             };
         }
         s.session.enable_finetune(opts)?;

@@ -23,6 +23,7 @@ use crate::model::grouping::InitInput;
 use crate::model::{bundle, SlotModel};
 use crate::train::losses::LossWeights;
 use crate::train::objective::Objective;
+use crate::train::schedule::LrSchedule;
 
 /// Which parts of the model train (a frozen backbone never does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +41,12 @@ pub struct FinetuneOptions {
     pub lr: f64,
     /// Linear warm-up steps from 0 to `lr`.
     pub warmup_steps: u64,
+    /// After warm-up, cosine decay from `lr` to `lr * min_lr_ratio` over
+    /// this many steps, then constant (0: constant `lr` throughout). For a
+    /// fine-tuning run of known length, decaying lets the weights settle
+    /// instead of ending wherever the last noisy step left them.
+    pub decay_steps: u64,
+    pub min_lr_ratio: f64,
     /// One optimiser step per this many frames stepped by the session
     /// (>= 1), and at most `max_steps_per_second` steps per second (0: no
     /// cap). Together they bound the trainer's share of the machine.
@@ -73,6 +80,8 @@ impl Default for FinetuneOptions {
             device: Device::Cpu,
             lr: 1e-4,
             warmup_steps: 20,
+            decay_steps: 0,
+            min_lr_ratio: 0.1,
             frames_per_step: 1,
             max_steps_per_second: 0.0,
             replay_capacity: 2048,
@@ -109,6 +118,9 @@ impl FinetuneOptions {
         if self.losses.contrastive > 0.0 && self.batch_clips < 2 {
             return bad("the contrastive term needs batch_clips >= 2".into());
         }
+        if !(0.0..=1.0).contains(&self.min_lr_ratio) {
+            return bad(format!("min_lr_ratio is {}, must be in [0, 1]", self.min_lr_ratio));
+        }
         if !(0.0..1.0).contains(&self.ema_decay) {
             return bad(format!("ema_decay is {}, must be in [0, 1)", self.ema_decay));
         }
@@ -116,6 +128,19 @@ impl FinetuneOptions {
             return bad("explode_factor must be > 1, grad_clip > 0, recent_bias in [0, 1]".into());
         }
         Ok(())
+    }
+}
+
+impl FinetuneOptions {
+    /// The learning rate of optimiser step `step` (counted from 0).
+    pub fn lr_at(&self, step: u64) -> f64 {
+        let schedule = LrSchedule {
+            peak: self.lr,
+            warmup_steps: self.warmup_steps.max(1),
+            total_steps: self.warmup_steps.max(1) + self.decay_steps,
+            floor_ratio: if self.decay_steps == 0 { 1.0 } else { self.min_lr_ratio },
+        };
+        schedule.at(step)
     }
 }
 
@@ -428,8 +453,7 @@ fn trainer_loop(shared: &Shared, control: &Control, options: &FinetuneOptions, m
             // the average: an exploding step never reaches what is served.
             average.absorb();
         }
-        let warm = ((step + 1) as f64 / options.warmup_steps.max(1) as f64).min(1.0);
-        opt.set_lr(options.lr * warm);
+        opt.set_lr(options.lr_at(step));
         opt.backward_step_clip_norm(&terms.total, options.grad_clip);
         step += 1;
         mean = Some(mean.map_or(loss, |m| 0.95 * m + 0.05 * loss));

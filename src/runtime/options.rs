@@ -41,7 +41,7 @@ impl MaskSource {
 }
 
 /// How served masks are brought to the input's resolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MaskRefinement {
     /// As the model's config says (`refine`); none when it has none.
     Model,
@@ -52,6 +52,9 @@ pub enum MaskRefinement {
     /// the model's parameters when its config has them, else
     /// `GuidedFilter::for_input`.
     GuidedFilter,
+    /// A guided filter with these parameters (validated at session
+    /// creation against the model's input size).
+    Custom(GuidedFilter),
 }
 
 impl MaskRefinement {
@@ -64,6 +67,7 @@ impl MaskRefinement {
             MaskRefinement::GuidedFilter => {
                 Some(own.unwrap_or_else(|| GuidedFilter::for_input(config.preprocess.height, config.preprocess.width)))
             }
+            MaskRefinement::Custom(filter) => Some(filter),
         }
     }
 }

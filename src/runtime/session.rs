@@ -14,7 +14,7 @@ use super::engine::{self, EngineConfig, Job};
 use super::finetune::{save_with_provenance, FinetuneOptions, FinetuneStats, Finetuner};
 use super::frame::{convert_into, Frame};
 use super::model::{InitKind, RuntimeModel};
-use super::options::{OverflowPolicy, SessionOptions};
+use super::options::{MaskRefinement, OverflowPolicy, SessionOptions};
 use super::replay::Replay;
 use super::result::FrameResult;
 use super::stats::{SessionCounters, SessionStats, StreamStats};
@@ -135,6 +135,9 @@ pub struct Session {
 impl Session {
     pub fn new(model: Arc<RuntimeModel>, options: SessionOptions) -> Result<Session> {
         options.validate()?;
+        if let MaskRefinement::Custom(filter) = options.mask_refinement {
+            filter.validate(model.config().preprocess.height, model.config().preprocess.width)?;
+        }
         let session_seed = if options.deterministic { options.seed } else { rand::random() };
         let engine = EngineConfig {
             session_seed,

@@ -503,6 +503,11 @@ static void test_finetune(const slotrt_model *model, const char *dir) {
     CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_INVALID_ARGUMENT, "lr");
     f.lr = 1e-4f;
     CHECK(f.ema_decay == 0.0f);
+    CHECK(f.decay_steps == 0 && fabsf(f.min_lr_ratio - 0.1f) < 1e-6f);
+    f.decay_steps = 100;
+    f.min_lr_ratio = -0.5f;
+    CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_INVALID_ARGUMENT, "min_lr_ratio");
+    f.min_lr_ratio = 0.1f;
     f.ema_decay = 1.0f;
     CHECK_ERR(slotrt_session_finetune_enable(session, &f), SLOTRT_STATUS_INVALID_ARGUMENT, "ema_decay");
     f.ema_decay = 0.9f; /* the served weights are a moving average */

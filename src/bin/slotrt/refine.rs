@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use slotrt::model::refine::RefineConfig;
-use slotrt::model::SlotModel;
+use slotrt::model::refine::{GuidedFilter, RefineConfig};
+use slotrt::model::{ModelConfig, SlotModel};
 use slotrt::runtime::MaskRefinement;
 
 #[derive(Args, Clone, Debug)]
@@ -26,26 +26,31 @@ pub struct RefineArgs {
 impl RefineArgs {
     /// Sets `model.config.refine` as these options say, and prints it.
     pub fn apply(&self, model: &mut SlotModel) -> slotrt::Result<()> {
+        model.config.refine = self.resolve(&model.config)?.map(RefineConfig::GuidedFilter);
+        Ok(())
+    }
+
+    /// The filter these options ask for on a model with `config`; prints it.
+    pub fn resolve(&self, config: &ModelConfig) -> slotrt::Result<Option<GuidedFilter>> {
         let mode = match self.refine.as_str() {
             "model" => MaskRefinement::Model,
             "off" | "none" => MaskRefinement::Off,
             "guided" | "guided_filter" => MaskRefinement::GuidedFilter,
             other => return Err(slotrt::Error::invalid(format!("--refine {other}: expected model, off or guided"))),
         };
-        let mut filter = mode.resolve(&model.config);
+        let mut filter = mode.resolve(config);
         if let Some(f) = filter.as_mut() {
             f.radius = self.refine_radius.unwrap_or(f.radius);
             f.eps = self.refine_eps.unwrap_or(f.eps);
-            f.validate(model.config.preprocess.height, model.config.preprocess.width)?;
+            f.validate(config.preprocess.height, config.preprocess.width)?;
         } else if self.refine_radius.is_some() || self.refine_eps.is_some() {
             return Err(slotrt::Error::invalid("--refine-radius and --refine-eps need a guided filter"));
         }
-        model.config.refine = filter.map(RefineConfig::GuidedFilter);
         match filter {
             Some(f) => println!("masks: guided filter, radius {} px, eps {}", f.radius, f.eps),
             None => println!("masks: upsampled bilinearly, no refinement"),
         }
-        Ok(())
+        Ok(filter)
     }
 }
 
