@@ -113,11 +113,7 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
     println!("precision: {} (requested {})", model.precision().name(), args.precision);
     args.refine.apply(&mut model)?;
     let mut data = match &args.data {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| slotrt::Error::io(path, e))?;
-            serde_json::from_str::<SynthConfig>(&text)
-                .map_err(|e| slotrt::Error::invalid(format!("{}: {e}", path.display())))?
-        }
+        Some(path) => SynthConfig::from_json_file(path)?,
         None => SynthConfig {
             width: model.config.preprocess.width as u32,
             height: model.config.preprocess.height as u32,

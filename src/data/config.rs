@@ -102,6 +102,16 @@ impl SynthConfig {
         (fit.min(f64::from(MAX_OBJECT_ID)) as u32).min(MAX_OBJECT_ID)
     }
 
+    /// Reads a config written as JSON (every field named) and validates it;
+    /// errors name the file and the offending field.
+    pub fn from_json_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let config: SynthConfig =
+            serde_json::from_str(&text).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        config.validate().map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        Ok(config)
+    }
+
     /// Checks every field; the error message names the offending field.
     pub fn validate(&self) -> Result<()> {
         check_side("width", self.width)?;

@@ -8,9 +8,11 @@ use clap::Args;
 use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
 use slotrt::metrics::ClipScores;
 use slotrt::runtime::{
-    FinetuneOptions, Frame, FrameResult, ModelOptions, OverflowPolicy, PixelFormat, RuntimeModel, Session,
+    FinetuneOptions, Frame, FrameResult, MaskRefinement, ModelOptions, OverflowPolicy, PixelFormat, RuntimeModel, Session,
     SessionOptions, TrainParts,
 };
+use slotrt::model::refine::{GuidedFilter, RefineConfig};
+use slotrt::model::SlotModel;
 use slotrt::train::evaluate::score_split;
 use slotrt::train::losses::LossWeights;
 use slotrt::{Error, Result};
@@ -20,6 +22,12 @@ pub struct FinetuneArgs {
     /// Model bundle (.safetensors) to adapt.
     #[arg(long)]
     model: PathBuf,
+    /// The streamed domain, a SynthConfig as JSON (as `slotrt eval --data`;
+    /// `scripts/domains/` has some). Default: `SynthConfig::shifted_domain()`,
+    /// unseen star and cross shapes on textured backgrounds. Its `frames` is
+    /// the episode length of each camera.
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Wall-clock minutes of streaming.
     #[arg(long, default_value_t = 10.0)]
     minutes: f64,
@@ -43,6 +51,17 @@ pub struct FinetuneArgs {
     /// decay per step (0: the trained weights as they are).
     #[arg(long, default_value_t = 0.0)]
     ema: f64,
+    /// Cosine decay of the learning rate over this many trainer steps
+    /// after warm-up (0: constant).
+    #[arg(long, default_value_t = 0)]
+    decay_steps: u64,
+    /// Where the decay ends, as a fraction of --lr.
+    #[arg(long, default_value_t = 0.1)]
+    min_lr_ratio: f64,
+    /// Mask refinement for serving and scoring (the fine-tuning losses
+    /// always see the model's own masks).
+    #[command(flatten)]
+    refine: super::refine::RefineArgs,
     /// Model parts that train, comma-separated: encoder, grouping,
     /// predictor, decoder (a frozen backbone never trains).
     #[arg(long, default_value = "encoder,grouping,predictor,decoder")]
@@ -61,6 +80,10 @@ pub struct FinetuneArgs {
     final_clips: usize,
     #[arg(long, default_value_t = 2e-4)]
     lr: f64,
+    /// Frames the trainer's replay remembers, all streams together (4
+    /// cameras at 30 fps fill the default 2048 in 17 s).
+    #[arg(long, default_value_t = 2048)]
+    replay_frames: usize,
     /// Clips per optimiser step and frames per clip.
     #[arg(long, default_value_t = 8)]
     batch_clips: usize,
@@ -86,9 +109,18 @@ struct Point {
     video_fg_ari: f64,
 }
 
-fn score(model: &RuntimeModel, data: &SynthConfig, clips: usize) -> Result<ClipScores> {
+/// Scores `model`'s masks refined by `refine` (what the session serves).
+fn score(model: &RuntimeModel, refine: Option<GuidedFilter>, data: &SynthConfig, clips: usize) -> Result<ClipScores> {
     let eval = SynthConfig { frames: 8, ..data.clone() };
-    score_split(model.slot_model(), &eval, Split::Test, clips, 8, true)
+    let refine = refine.map(RefineConfig::GuidedFilter);
+    if model.config().refine == refine {
+        return score_split(model.slot_model(), &eval, Split::Test, clips, 8, true);
+    }
+    let mut config = model.config().clone();
+    config.refine = refine;
+    let mut scoring = SlotModel::with_base_dir(&config, model.info().device, model.base_dir())?;
+    tch::no_grad(|| scoring.vs.copy(&model.slot_model().vs))?;
+    score_split(&scoring, &eval, Split::Test, clips, 8, true)
 }
 
 fn parse_parts(list: &str) -> Result<TrainParts> {
@@ -119,10 +151,21 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     let frame_interval = (args.fps > 0.0).then(|| Duration::from_secs_f64(1.0 / args.fps));
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let model = RuntimeModel::load(&args.model, &ModelOptions::default())?;
-    let shifted = SynthConfig { frames: 16, ..SynthConfig::shifted_domain() };
+    let refine = args.refine.resolve(model.config())?;
+    let shifted = match &args.data {
+        Some(path) => SynthConfig::from_json_file(path)?,
+        None => SynthConfig { frames: 16, ..SynthConfig::shifted_domain() },
+    };
+    let (width, height) = (model.info().input_width, model.info().input_height);
+    if (shifted.width as usize, shifted.height as usize) != (width, height) {
+        return Err(Error::invalid(format!(
+            "--data: frames of {}x{} but the model takes {width}x{height}",
+            shifted.width, shifted.height
+        )));
+    }
     let original = SynthConfig::default();
     println!("scoring the loaded model on {} held-out clips of each domain...", args.final_clips);
-    let before = (score(&model, &shifted, args.final_clips)?, score(&model, &original, args.final_clips)?);
+    let before = (score(&model, refine, &shifted, args.final_clips)?, score(&model, refine, &original, args.final_clips)?);
 
     let session = Session::new(
         model.clone(),
@@ -130,6 +173,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             max_batch: args.streams,
             queue_depth: 2,
             overflow: OverflowPolicy::Block,
+            mask_refinement: refine.map_or(MaskRefinement::Off, MaskRefinement::Custom),
             ..SessionOptions::default()
         },
     )?;
@@ -139,7 +183,10 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             lr: args.lr,
             batch_clips: args.batch_clips,
             clip_frames: args.clip_frames,
+            replay_capacity: args.replay_frames,
             ema_decay: args.ema,
+            decay_steps: args.decay_steps,
+            min_lr_ratio: args.min_lr_ratio,
             parts: parse_parts(&args.train)?,
             losses: LossWeights {
                 reconstruction: args.reconstruction,
@@ -183,7 +230,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             next_frame = next_frame.max(now) + interval;
         }
         for (stream, clip) in streams.iter().zip(&clips) {
-            let frame = Frame::packed(clip.frame_rgb(t), 64, 64, PixelFormat::Rgb8);
+            let frame = Frame::packed(clip.frame_rgb(t), width, height, PixelFormat::Rgb8);
             if args.guided {
                 stream.push_with_masks(&frame, clip.frame_ids(t))?;
             } else {
@@ -205,7 +252,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         }
         let steps = session.finetune_stats().map(|s| s.steps).unwrap_or(0);
         if started.elapsed() >= next_eval {
-            let s = score(&session.current_model(), &shifted, args.eval_clips)?;
+            let s = score(&session.current_model(), refine, &shifted, args.eval_clips)?;
             let seconds = started.elapsed().as_secs_f64();
             curve.push(Point { seconds, steps, fg_ari: s.fg_ari, mbo: s.mbo, video_fg_ari: s.video_fg_ari });
             next_eval += Duration::from_secs_f64(args.eval_every);
@@ -219,7 +266,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     let tuned = if args.no_finetune { None } else { Some(session.stop_finetune()?) };
     let adapted = session.current_model();
     println!("scoring the adapted model...");
-    let after = (score(&adapted, &shifted, args.final_clips)?, score(&adapted, &original, args.final_clips)?);
+    let after = (score(&adapted, refine, &shifted, args.final_clips)?, score(&adapted, refine, &original, args.final_clips)?);
     let seconds = started.elapsed().as_secs_f64();
     curve.push(Point {
         seconds,
@@ -255,7 +302,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     );
     println!("| domain | FG-ARI before | FG-ARI after | change | mBO before | mBO after |");
     println!("|---|---|---|---|---|---|");
-    for (name, b, a) in [("shifted (star/cross, textured)", &before.0, &after.0), ("original", &before.1, &after.1)] {
+    for (name, b, a) in [("streamed (shifted)", &before.0, &after.0), ("original", &before.1, &after.1)] {
         println!(
             "| {name} | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} |",
             b.fg_ari,
