@@ -27,7 +27,7 @@ def main():
         axes[1].plot(minutes, [p["mbo"] for p in points], marker="o", label=label)
     for ax, name in zip(axes, ["FG-ARI", "mBO"]):
         ax.set_xlabel("minutes of streaming (2-core CPU)")
-        ax.set_ylabel(f"{name}, shifted domain (held-out)")
+        ax.set_ylabel(f"{name}, streamed domain (held-out)")
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.tight_layout()

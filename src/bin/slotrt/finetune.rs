@@ -254,6 +254,13 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         if started.elapsed() >= next_eval {
             let s = score(&session.current_model(), refine, &shifted, args.eval_clips)?;
             let seconds = started.elapsed().as_secs_f64();
+            // One line per point too: the bar is hidden when the output is a log file.
+            bar.suspend(|| {
+                println!(
+                    "{seconds:6.0} s  {steps:5} steps  streamed-domain FG-ARI {:.3}  mBO {:.3}  video FG-ARI {:.3}",
+                    s.fg_ari, s.mbo, s.video_fg_ari
+                )
+            });
             curve.push(Point { seconds, steps, fg_ari: s.fg_ari, mbo: s.mbo, video_fg_ari: s.video_fg_ari });
             next_eval += Duration::from_secs_f64(args.eval_every);
         }
