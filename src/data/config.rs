@@ -189,6 +189,24 @@ fn check_radius(field: &str, value: f32) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_shipped_domain_files_load_and_bad_ones_are_named() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/domains");
+        let hues = SynthConfig::from_json_file(&dir.join("similar-hues.json")).unwrap();
+        assert_eq!(hues.hue_range, (180.0, 260.0));
+        assert_eq!((hues.width, hues.height), (64, 64));
+        let tmp = std::env::temp_dir().join(format!("slotrt-domain-{}.json", std::process::id()));
+        let mut broken = serde_json::to_value(&hues).unwrap();
+        broken["hue_range"] = serde_json::json!([300.0, 200.0]);
+        std::fs::write(&tmp, broken.to_string()).unwrap();
+        let err = SynthConfig::from_json_file(&tmp).unwrap_err().to_string();
+        assert!(err.contains("slotrt-domain") && err.contains("hue_range"), "{err}");
+        std::fs::write(&tmp, "{\"width\": 64").unwrap();
+        assert!(SynthConfig::from_json_file(&tmp).unwrap_err().to_string().contains("slotrt-domain"));
+        std::fs::remove_file(&tmp).unwrap();
+        assert!(matches!(SynthConfig::from_json_file(&tmp), Err(Error::Io { .. })));
+    }
+
     fn rejects(field: &str, edit: impl FnOnce(&mut SynthConfig)) {
         let mut c = SynthConfig::default();
         edit(&mut c);
