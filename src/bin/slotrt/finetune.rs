@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
 use slotrt::metrics::ClipScores;
-use slotrt::runtime::{
-    FinetuneOptions, Frame, FrameResult, MaskRefinement, ModelOptions, OverflowPolicy, PixelFormat, RuntimeModel, Session,
-    SessionOptions, TrainParts,
-};
 use slotrt::model::refine::{GuidedFilter, RefineConfig};
 use slotrt::model::SlotModel;
+use slotrt::runtime::{
+    FinetuneOptions, Frame, FrameResult, MaskRefinement, ModelOptions, OverflowPolicy, PixelFormat, RuntimeModel,
+    Session, SessionOptions, TrainParts,
+};
 use slotrt::train::evaluate::score_split;
 use slotrt::train::losses::LossWeights;
 use slotrt::{Error, Result};
@@ -165,7 +165,8 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     }
     let original = SynthConfig::default();
     println!("scoring the loaded model on {} held-out clips of each domain...", args.final_clips);
-    let before = (score(&model, refine, &shifted, args.final_clips)?, score(&model, refine, &original, args.final_clips)?);
+    let before =
+        (score(&model, refine, &shifted, args.final_clips)?, score(&model, refine, &original, args.final_clips)?);
 
     let session = Session::new(
         model.clone(),
@@ -273,7 +274,8 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     let tuned = if args.no_finetune { None } else { Some(session.stop_finetune()?) };
     let adapted = session.current_model();
     println!("scoring the adapted model...");
-    let after = (score(&adapted, refine, &shifted, args.final_clips)?, score(&adapted, refine, &original, args.final_clips)?);
+    let after =
+        (score(&adapted, refine, &shifted, args.final_clips)?, score(&adapted, refine, &original, args.final_clips)?);
     let seconds = started.elapsed().as_secs_f64();
     curve.push(Point {
         seconds,
