@@ -15,7 +15,9 @@
 //! are clipped and the masks renormalised.
 
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
+
+mod native;
 
 use crate::error::{Error, Result};
 
@@ -62,8 +64,40 @@ impl GuidedFilter {
     /// Refines soft masks [B, K, h, w] (summing to 1 over K) with the
     /// guide images [B, 3, H, W] in [0, 1]: masks are upsampled bilinearly
     /// to H x W, filtered, clipped at 0 and renormalised. Returns
-    /// [B, K, H, W] in the guide's dtype and device.
+    /// [B, K, H, W] f32 on the guide's device. On the CPU (outside
+    /// autograd) this runs as fused loops (`native`), elsewhere as tensor
+    /// ops (`apply_tensor`); the two agree to float rounding.
     pub fn apply(&self, guide: &Tensor, masks: &Tensor) -> Result<Tensor> {
+        let (guide, p, [b, k, h, w]) = self.prepare(guide, masks)?;
+        if guide.device() != Device::Cpu || guide.requires_grad() || p.requires_grad() {
+            return self.filter_tensor(&guide, &p, [b, k, h, w]);
+        }
+        let (guide, p) = (guide.contiguous(), p.contiguous());
+        let out = Tensor::f_empty([b, k, h, w], (Kind::Float, Device::Cpu))?;
+        let (b, k, h, w) = (b as usize, k as usize, h as usize, w as usize);
+        // SAFETY: contiguous CPU f32 tensors of exactly these lengths, alive
+        // for the call; `out` is fresh and aliases neither input.
+        let (g, m, o) = unsafe {
+            (
+                std::slice::from_raw_parts(guide.data_ptr() as *const f32, b * 3 * h * w),
+                std::slice::from_raw_parts(p.data_ptr() as *const f32, b * k * h * w),
+                std::slice::from_raw_parts_mut(out.data_ptr() as *mut f32, b * k * h * w),
+            )
+        };
+        native::guided_filter(g, m, o, (b, k, h, w), self.radius as usize, self.eps as f32);
+        Ok(out)
+    }
+
+    /// `apply` as libtorch tensor ops on any device (the reference the
+    /// CPU loops are tested against; what CUDA and autograd run).
+    pub fn apply_tensor(&self, guide: &Tensor, masks: &Tensor) -> Result<Tensor> {
+        let (guide, p, dims) = self.prepare(guide, masks)?;
+        self.filter_tensor(&guide, &p, dims)
+    }
+
+    /// Checks shapes; the guide and the masks upsampled to it, both f32,
+    /// and [B, K, H, W].
+    fn prepare(&self, guide: &Tensor, masks: &Tensor) -> Result<(Tensor, Tensor, [i64; 4])> {
         let (b, c, h, w) = guide.size4()?;
         let (mb, k, mh, mw) = masks.size4()?;
         if c != 3 || mb != b {
@@ -73,19 +107,23 @@ impl GuidedFilter {
                 masks.size()
             )));
         }
-        let guide = guide.to_kind(Kind::Float);
+        self.validate(h, w)?;
         let p = if (mh, mw) == (h, w) {
             masks.to_kind(Kind::Float)
         } else {
             masks.to_kind(Kind::Float).f_upsample_bilinear2d([h, w], false, None, None)?
         };
+        Ok((guide.to_kind(Kind::Float), p, [b, k, h, w]))
+    }
+
+    fn filter_tensor(&self, guide: &Tensor, p: &Tensor, [b, k, h, w]: [i64; 4]) -> Result<Tensor> {
         let r = self.radius;
         // Mean over the window, counting only pixels inside the image (as
         // He's reference does at the borders).
         let mean = |x: &Tensor| x.f_avg_pool2d([2 * r + 1, 2 * r + 1], [1, 1], [r, r], false, false, None);
         let ch = |i: i64| guide.narrow(1, i, 1); // [B, 1, H, W]
-        let mean_i = mean(&guide)?; // [B, 3, H, W]
-        let mean_p = mean(&p)?; // [B, K, H, W]
+        let mean_i = mean(guide)?; // [B, 3, H, W]
+        let mean_p = mean(p)?; // [B, K, H, W]
         let mi = |i: i64| mean_i.narrow(1, i, 1);
         // Colour covariance per window (6 distinct entries), regularised.
         let pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)];
@@ -183,6 +221,20 @@ mod tests {
         let left = refined.get(0).get(0).get(5);
         assert!(f64::try_from(left.narrow(0, 0, 19).min()).unwrap() > 0.5);
         assert!(f64::try_from(left.narrow(0, 21, 11).max()).unwrap() < 0.5);
+    }
+
+    #[test]
+    fn the_cpu_loops_agree_with_the_tensor_ops() {
+        tch::manual_seed(3);
+        for (b, k, h, w, filter) in [(2, 6, 64, 64, GuidedFilter { radius: 4, eps: 1e-3 }), (1, 3, 9, 13, F)] {
+            let guide = Tensor::rand([b, 3, h, w], (Kind::Float, Device::Cpu));
+            let masks = Tensor::rand([b, k, h / 2, w / 2], (Kind::Float, Device::Cpu)).softmax(1, Kind::Float);
+            let fast = filter.apply(&guide, &masks).unwrap();
+            let reference = filter.apply_tensor(&guide, &masks).unwrap();
+            assert_eq!(fast.size(), reference.size());
+            let worst = f64::try_from((&fast - &reference).abs().max()).unwrap();
+            assert!(worst < 1e-5, "{b}x{k}x{h}x{w}: max abs difference {worst}");
+        }
     }
 
     #[test]
