@@ -469,8 +469,9 @@ enum slotrt_precision
   SLOTRT_PRECISION_FP32 = 0,
   /**
    * Convolutions in bfloat16 (results differ from fp32 by ~1e-2
-   * relative). Fast only where the hardware has native bf16 (CUDA, or a
-   * CPU with AVX512-BF16 / AMX); elsewhere libtorch emulates it, slowly.
+   * relative). Faster than fp32 only on CUDA or a CPU with AMX-BF16; with
+   * AVX512-BF16 alone it runs natively but slower than fp32, and without
+   * either libtorch emulates it, many times slower.
    */
   SLOTRT_PRECISION_BF16 = 1,
   /**
@@ -479,8 +480,8 @@ enum slotrt_precision
    */
   SLOTRT_PRECISION_FP16 = 2,
   /**
-   * bf16 where the hardware runs it natively, else fp32; the choice is
-   * reported in slotrt_model_info.precision.
+   * bf16 where it is faster (CUDA, or a CPU with AMX-BF16), else fp32;
+   * the choice is reported in slotrt_model_info.precision.
    */
   SLOTRT_PRECISION_AUTO = 3,
 };

@@ -64,8 +64,8 @@ fn bf16_slots_and_masks_stay_close_to_fp32_and_carried_slots_stay_fp32() {
 #[test]
 fn auto_and_fp16_resolve_by_hardware_and_fp32_is_bit_identical_to_the_default() {
     let auto = load(Precision::Auto);
-    let native = slotrt::model::precision::cpu_has_native_bf16();
-    assert_eq!(auto.info().precision, if native { Precision::Bf16 } else { Precision::Fp32 });
+    let amx = slotrt::model::precision::cpu_has_amx_bf16();
+    assert_eq!(auto.info().precision, if amx { Precision::Bf16 } else { Precision::Fp32 });
     let fp16 = RuntimeModel::load(&shipped_path(), &ModelOptions { precision: Precision::Fp16, ..Default::default() });
     assert!(matches!(fp16, Err(Error::Unsupported(_))), "{fp16:?}");
     // A precision option of fp32 changes nothing.

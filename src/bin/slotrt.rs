@@ -79,7 +79,7 @@ struct EvalArgs {
     #[arg(long)]
     iters_first: Option<i64>,
     /// Precision of the encoder convolutions: fp32, bf16, fp16 (CUDA) or
-    /// auto (bf16 where the hardware runs it natively).
+    /// auto (bf16 where it is faster: CUDA, or a CPU with AMX-BF16).
     #[arg(long, default_value = "fp32")]
     precision: String,
     #[command(flatten)]

@@ -44,14 +44,15 @@ pub enum SlotrtPrecision {
     /// Every op in fp32: exact, the default.
     Fp32 = 0,
     /// Convolutions in bfloat16 (results differ from fp32 by ~1e-2
-    /// relative). Fast only where the hardware has native bf16 (CUDA, or a
-    /// CPU with AVX512-BF16 / AMX); elsewhere libtorch emulates it, slowly.
+    /// relative). Faster than fp32 only on CUDA or a CPU with AMX-BF16; with
+    /// AVX512-BF16 alone it runs natively but slower than fp32, and without
+    /// either libtorch emulates it, many times slower.
     Bf16 = 1,
     /// Convolutions in float16: CUDA only (SLOTRT_STATUS_UNSUPPORTED on
     /// the CPU).
     Fp16 = 2,
-    /// bf16 where the hardware runs it natively, else fp32; the choice is
-    /// reported in slotrt_model_info.precision.
+    /// bf16 where it is faster (CUDA, or a CPU with AMX-BF16), else fp32;
+    /// the choice is reported in slotrt_model_info.precision.
     Auto = 3,
 }
 

@@ -337,8 +337,8 @@ class Model(_Handle):
         """Loads a bundle. `device`: "cpu", "cuda" or "cuda:N"; `threads`:
         libtorch intra-op threads (0: libtorch's default; process-wide);
         `precision` of the encoder convolutions: "fp32" (exact), "bf16",
-        "fp16" (CUDA only) or "auto" (bf16 where the hardware runs it
-        natively); `info.precision` says what was chosen."""
+        "fp16" (CUDA only) or "auto" (bf16 where it is faster: CUDA, or a
+        CPU with AMX-BF16); `info.precision` says what was chosen."""
         opts = _ModelOptions()
         check(lib.slotrt_model_options_init(ctypes.byref(opts)))
         if device == "cpu":
