@@ -3,8 +3,9 @@
 //! ratios: per-frame latency at batch 1 (bare `SlotModel` loop, Rust
 //! `Stream::process`, C `slotrt_stream_process`), and throughput of 1, 4,
 //! 16 and 64 streams batched by the session's worker. The latency group
-//! serves unrefined masks, like the bare loop, plus one refined run (the
-//! shipped bundle's default guided filter) to price the refinement.
+//! serves the model's own masks unrefined, and refined by the shipped
+//! bundle's guided filter (its default), each next to the bare loop doing
+//! the same.
 //!
 //!   cargo bench --bench runtime
 
@@ -22,6 +23,7 @@ use slotrt::capi::session::{
 use slotrt::capi::stream::{slotrt_stream_free, slotrt_stream_open, slotrt_stream_process, SlotrtStream};
 use slotrt::capi::SlotrtStatus;
 use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
+use slotrt::model::config::MaskKind;
 use slotrt::model::grouping::InitInput;
 use slotrt::runtime::{
     Frame, FrameResult, MaskRefinement, ModelOptions, PixelFormat, RuntimeModel, Session, SessionOptions,
@@ -48,27 +50,40 @@ fn latency(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame_latency_batch1");
     group.sample_size(30).measurement_time(Duration::from_secs(8));
 
-    // The bare model: what a hand-written libtorch loop would do.
+    // The bare model: what a hand-written libtorch loop would do, serving
+    // the model's own masks (the shipped bundle's: attention masks), plain
+    // or refined by its guided filter.
     let m = model.slot_model();
-    let mut init = m.init_slots(1, InitInput::Seed(1)).unwrap();
-    let mut t = 0usize;
-    group.bench_function("bare_model_step", |b| {
-        b.iter(|| {
-            tch::no_grad(|| {
-                let images = Tensor::from_slice(clip.frame_rgb(t % 16))
-                    .view([1, 64, 64, 3])
-                    .permute([0, 3, 1, 2])
-                    .to_kind(Kind::Float)
-                    / 255.0;
-                let out = m.step(&m.normalize(&images), &init, t == 0).unwrap();
-                let masks = Vec::<f32>::try_from(m.decode(&out.slots).masks.flatten(0, -1)).unwrap();
-                let slots = Vec::<f32>::try_from(out.slots.flatten(0, -1)).unwrap();
-                init = out.next_init;
-                t += 1;
-                (masks, slots)
+    for (name, filter) in [("bare_model_step", None), ("bare_model_step_refined", m.refine_filter())] {
+        let mut init = m.init_slots(1, InitInput::Seed(1)).unwrap();
+        let mut t = 0usize;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                tch::no_grad(|| {
+                    let images = Tensor::from_slice(clip.frame_rgb(t % 16))
+                        .view([1, 64, 64, 3])
+                        .permute([0, 3, 1, 2])
+                        .to_kind(Kind::Float)
+                        / 255.0;
+                    let images = m.normalize(&images);
+                    let out = m.step(&images, &init, t == 0).unwrap();
+                    let masks = match m.config.masks {
+                        MaskKind::Decoder => m.decode(&out.slots).masks,
+                        MaskKind::Attention => out.attention_masks,
+                    };
+                    let masks = match &filter {
+                        Some(f) => m.masks_at_input(&masks, &images, Some(f)).unwrap(),
+                        None => masks,
+                    };
+                    let masks = Vec::<f32>::try_from(masks.flatten(0, -1)).unwrap();
+                    let slots = Vec::<f32>::try_from(out.slots.flatten(0, -1)).unwrap();
+                    init = out.next_init;
+                    t += 1;
+                    (masks, slots)
+                })
             })
-        })
-    });
+        });
+    }
 
     for (name, refinement) in
         [("rust_stream_process", MaskRefinement::Off), ("rust_stream_process_refined", MaskRefinement::Model)]

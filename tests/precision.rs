@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use slotrt::data::{Split, SynthConfig};
-use slotrt::model::{bundle, Precision};
+use slotrt::model::{bundle, Layout, Precision};
 use slotrt::runtime::{ModelOptions, RuntimeModel};
 use slotrt::train::evaluate::score_split;
 use slotrt::Error;
@@ -68,9 +68,10 @@ fn auto_and_fp16_resolve_by_hardware_and_fp32_is_bit_identical_to_the_default() 
     assert_eq!(auto.info().precision, if amx { Precision::Bf16 } else { Precision::Fp32 });
     let fp16 = RuntimeModel::load(&shipped_path(), &ModelOptions { precision: Precision::Fp16, ..Default::default() });
     assert!(matches!(fp16, Err(Error::Unsupported(_))), "{fp16:?}");
-    // A precision option of fp32 changes nothing.
+    // A precision option of fp32 changes nothing (in the bundle's layout).
     let plain = bundle::load(&shipped_path(), Device::Cpu).unwrap();
-    let fp32 = load(Precision::Fp32);
+    let options = ModelOptions { precision: Precision::Fp32, layout: Layout::Nchw, ..ModelOptions::default() };
+    let fp32 = RuntimeModel::load(&shipped_path(), &options).unwrap();
     let data = SynthConfig { frames: 4, ..SynthConfig::default() };
     let a = score_split(&plain, &data, Split::Test, 2, 2, true).unwrap();
     let b = score_split(fp32.slot_model(), &data, Split::Test, 2, 2, true).unwrap();

@@ -82,6 +82,10 @@ struct EvalArgs {
     /// auto (bf16 where it is faster: CUDA, or a CPU with AMX-BF16).
     #[arg(long, default_value = "fp32")]
     precision: String,
+    /// Memory layout of the encoder convolutions: auto (channels-last on
+    /// CPUs with AVX-512, as sessions load by default), nchw or channels_last.
+    #[arg(long, default_value = "auto")]
+    layout: String,
     #[command(flatten)]
     refine: refine::RefineArgs,
     #[arg(long, default_value_t = 0)]
@@ -111,6 +115,8 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
     }
     model.set_precision(slotrt::model::Precision::parse(&args.precision)?)?;
     println!("precision: {} (requested {})", model.precision().name(), args.precision);
+    model.set_layout(slotrt::model::Layout::parse(&args.layout)?)?;
+    println!("layout: {} (requested {})", model.layout().name(), args.layout);
     args.refine.apply(&mut model)?;
     let mut data = match &args.data {
         Some(path) => SynthConfig::from_json_file(path)?,

@@ -15,7 +15,7 @@ pub const SLOTRT_VERSION_PATCH: u32 = 0;
 /// C ABI number: bumped on any change that breaks binaries built against an
 /// older header (a changed struct layout, a removed function). Adding
 /// functions, statuses or enum values does not bump it.
-pub const SLOTRT_ABI_VERSION: u32 = 6;
+pub const SLOTRT_ABI_VERSION: u32 = 7;
 
 static VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 

@@ -14,10 +14,12 @@ pub mod dias;
 pub mod encoder;
 pub mod grouping;
 pub mod layers;
+pub mod layout;
 pub mod precision;
 pub mod refine;
 pub mod slot_model;
 
 pub use config::ModelConfig;
+pub use layout::Layout;
 pub use precision::Precision;
 pub use slot_model::{SlotModel, StepOutput};

@@ -84,7 +84,7 @@ pub fn cpu_has_amx_bf16() -> bool {
     cpu_flags().iter().any(|f| f == "amx_bf16")
 }
 
-fn cpu_flags() -> Vec<String> {
+pub(crate) fn cpu_flags() -> Vec<String> {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     info.lines()
         .find(|l| l.starts_with("flags"))

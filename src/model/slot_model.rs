@@ -11,6 +11,7 @@ use super::dias;
 use super::encoder::{Encoded, Encoder};
 use super::grouping::{InitInput, SlotAttention, SlotInit};
 use super::layers::TransformerBlock;
+use super::layout::Layout;
 use super::precision::Precision;
 use super::refine::{GuidedFilter, RefineConfig};
 use crate::error::{Error, Result};
@@ -50,6 +51,7 @@ pub struct SlotModel {
     predictor: Option<TransformerBlock>,
     decoder: Decoder,
     precision: Precision,
+    layout: Layout,
 }
 
 impl SlotModel {
@@ -83,6 +85,7 @@ impl SlotModel {
             predictor,
             decoder,
             precision: Precision::Fp32,
+            layout: Layout::Nchw,
         })
     }
 
@@ -124,6 +127,29 @@ impl SlotModel {
             (&self.vs.root() / "encoder" / "convs").set_kind(precision.kind());
         }
         self.precision = precision;
+        Ok(())
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Lays the CNN encoder's convolutions out as `layout` (resolved here,
+    /// `Auto` by the CPU; see `model::layout`). Channels-last on a model
+    /// without a CNN encoder is `Unsupported`; `Auto` there is NCHW.
+    pub fn set_layout(&mut self, layout: Layout) -> Result<()> {
+        let cnn = self.encoder.has_conv_stack();
+        let resolved = match layout.resolve(self.device()) {
+            Layout::ChannelsLast if !cnn && layout == Layout::Auto => Layout::Nchw,
+            Layout::ChannelsLast if !cnn => {
+                return Err(Error::Unsupported(
+                    "channels_last applies to CNN encoders' convolutions; this model's encoder is not a CNN".into(),
+                ))
+            }
+            resolved => resolved,
+        };
+        self.encoder.set_channels_last(resolved == Layout::ChannelsLast);
+        self.layout = resolved;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use tch::Device;
 
 use crate::error::{Error, Result};
 use crate::model::config::{MaskKind, ModelConfig, SlotInitConfig};
-use crate::model::{bundle, Precision, SlotModel};
+use crate::model::{bundle, Layout, Precision, SlotModel};
 
 /// Options for loading a model.
 #[derive(Clone, Debug)]
@@ -19,11 +19,14 @@ pub struct ModelOptions {
     /// Precision of the encoder convolutions (see `model::precision`);
     /// `Auto` is resolved at load and `ModelInfo::precision` says how.
     pub precision: Precision,
+    /// Memory layout of the encoder convolutions (see `model::layout`);
+    /// `Auto` is resolved at load and `ModelInfo::layout` says how.
+    pub layout: Layout,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        ModelOptions { device: Device::Cpu, threads: 0, precision: Precision::Fp32 }
+        ModelOptions { device: Device::Cpu, threads: 0, precision: Precision::Fp32, layout: Layout::Auto }
     }
 }
 
@@ -58,6 +61,8 @@ pub struct ModelInfo {
     pub device: Device,
     /// The resolved precision (never `Auto`).
     pub precision: Precision,
+    /// The resolved layout (never `Auto`).
+    pub layout: Layout,
     /// The masks the model segments with (what `MaskSource::Model` serves).
     pub masks: MaskKind,
 }
@@ -93,6 +98,7 @@ impl RuntimeModel {
         }
         let mut loaded = bundle::load(path, options.device)?;
         loaded.set_precision(options.precision)?;
+        loaded.set_layout(options.layout)?;
         let mut model = Self::from_model(loaded)?;
         Arc::get_mut(&mut model).expect("just made").base_dir = path.parent().map(Path::to_path_buf);
         Ok(model)
@@ -104,6 +110,7 @@ impl RuntimeModel {
         let mut model = SlotModel::with_base_dir(like.config(), like.info.device, like.base_dir())?;
         tch::no_grad(|| model.vs.copy(&weights.vs))?;
         model.set_precision(like.info.precision)?;
+        model.set_layout(like.info.layout)?;
         let mut out = Self::from_model(model)?;
         Arc::get_mut(&mut out).expect("just made").base_dir = like.base_dir.clone();
         Ok(out)
@@ -178,5 +185,6 @@ fn info_of(model: &SlotModel) -> Result<ModelInfo> {
         masks: c.masks,
         device: model.device(),
         precision: model.precision(),
+        layout: model.layout(),
     })
 }

@@ -111,10 +111,14 @@ static void test_load_errors(const char *dir) {
     CHECK(o.precision == SLOTRT_PRECISION_FP32);
     o.precision = 9;
     CHECK_ERR(slotrt_model_load(path, &o, &m), SLOTRT_STATUS_UNKNOWN_ENUM, "precision");
+    slotrt_model_options_init(&o);
+    CHECK(o.layout == SLOTRT_LAYOUT_AUTO);
+    o.layout = 5;
+    CHECK_ERR(slotrt_model_load(path, &o, &m), SLOTRT_STATUS_UNKNOWN_ENUM, "layout");
     remove(path);
 }
 
-/* Precision: fp16 needs CUDA; auto reports what it chose. */
+/* Precision and layout: fp16 needs CUDA; auto reports what it chose. */
 static void test_precision(const char *model_path) {
     slotrt_model_options o;
     slotrt_model_options_init(&o);
@@ -132,6 +136,11 @@ static void test_precision(const char *model_path) {
     o.precision = SLOTRT_PRECISION_BF16;
     CHECK(slotrt_model_load(model_path, &o, &m) == SLOTRT_STATUS_OK);
     CHECK(slotrt_model_get_info(m, &mi) == SLOTRT_STATUS_OK && mi.precision == SLOTRT_PRECISION_BF16);
+    CHECK(mi.layout == SLOTRT_LAYOUT_NCHW || mi.layout == SLOTRT_LAYOUT_CHANNELS_LAST);
+    slotrt_model_free(m);
+    o.layout = SLOTRT_LAYOUT_CHANNELS_LAST;
+    CHECK(slotrt_model_load(model_path, &o, &m) == SLOTRT_STATUS_OK);
+    CHECK(slotrt_model_get_info(m, &mi) == SLOTRT_STATUS_OK && mi.layout == SLOTRT_LAYOUT_CHANNELS_LAST);
     slotrt_model_free(m);
 }
 

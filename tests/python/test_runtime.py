@@ -202,6 +202,8 @@ def test_load_errors(tmp_path):
         slotrt.Model.load(MODEL, device="tpu")
     with pytest.raises(slotrt.InvalidArgumentError):
         slotrt.Model.load(MODEL, precision="int4")
+    with pytest.raises(slotrt.InvalidArgumentError):
+        slotrt.Model.load(MODEL, layout="nhwc")
     with pytest.raises(slotrt.Error) as err:
         slotrt.Model.load(MODEL, precision="fp16")  # CUDA only
     assert err.value.status_name == "SLOTRT_STATUS_UNSUPPORTED"
@@ -218,6 +220,19 @@ def test_precision_is_reported_and_bf16_stays_close(clip):
     a, b = results["fp32"], results["bf16"]
     assert np.linalg.norm(a.slots - b.slots) / np.linalg.norm(a.slots) < 0.05
     assert np.linalg.norm(a.masks - b.masks) / np.linalg.norm(a.masks) < 0.05
+
+
+def test_layouts_are_reported_and_agree(clip):
+    results = {}
+    for layout in ("nchw", "channels_last"):
+        with slotrt.Model.load(MODEL, layout=layout) as m, slotrt.Session(m, deterministic=True) as s:
+            assert m.info.layout == layout
+            results[layout] = s.open_stream().process(clip.rgb[0])
+    with slotrt.Model.load(MODEL) as auto:
+        assert auto.info.layout in ("nchw", "channels_last")
+    a, b = results["nchw"], results["channels_last"]
+    np.testing.assert_allclose(a.slots, b.slots, atol=1e-4)
+    np.testing.assert_allclose(a.masks, b.masks, atol=1e-4)
 
 
 def test_torch_shares_results_and_libtorch(model, clip):

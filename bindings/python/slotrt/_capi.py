@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 # Must equal SLOTRT_ABI_VERSION of the header this module was written against.
-ABI_VERSION = 6
+ABI_VERSION = 7
 STATUS_OK = 0
 
 _STATUS_NAMES = {}

@@ -36,6 +36,7 @@ MASK_SOURCES = {"decoder": 0, "attention": 1, "model": 2}
 MASK_REFINEMENTS = {"model": 0, "off": 1, "guided": 2}
 INIT_KINDS = {0: "gaussian", 1: "learned_queries", 2: "conditional"}
 PRECISIONS = {"fp32": 0, "bf16": 1, "fp16": 2, "auto": 3}
+LAYOUTS = {"auto": 0, "nchw": 1, "channels_last": 2}
 
 
 # ---- C structs (field order and types exactly as in include/slotrt.h) ----
@@ -77,7 +78,7 @@ class _ModelOptions(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_uint32), ("device_type", ctypes.c_uint32),
         ("device_index", ctypes.c_uint32), ("threads", ctypes.c_uint32),
-        ("precision", ctypes.c_uint32),
+        ("precision", ctypes.c_uint32), ("layout", ctypes.c_uint32),
     ]
 
 
@@ -93,7 +94,7 @@ class _ModelInfo(ctypes.Structure):
         ("format_version", ctypes.c_uint32),
         ("device_type", ctypes.c_uint32), ("device_index", ctypes.c_uint32),
         ("description", ctypes.c_char_p), ("precision", ctypes.c_uint32),
-        ("masks", ctypes.c_uint32),
+        ("masks", ctypes.c_uint32), ("layout", ctypes.c_uint32),
     ]
 
 
@@ -267,6 +268,7 @@ class ModelInfo:
     device: str
     precision: str             # fp32 / bf16 / fp16: what the model runs in
     masks: str                 # decoder / attention: the masks it segments with
+    layout: str                # nchw / channels_last: the encoder convolutions' memory layout
 
 
 def _point(result: _Result, slots, masks, active, ids, labels) -> None:
@@ -330,15 +332,20 @@ class Model(_Handle):
             device="cpu" if raw.device_type == 0 else f"cuda:{raw.device_index}",
             precision={v: k for k, v in PRECISIONS.items()}.get(raw.precision, "unknown"),
             masks={v: k for k, v in MASK_SOURCES.items()}.get(raw.masks, "unknown"),
+            layout={v: k for k, v in LAYOUTS.items()}.get(raw.layout, "unknown"),
         )
 
     @classmethod
-    def load(cls, path, device: str = "cpu", threads: int = 0, precision: str = "fp32") -> "Model":
+    def load(cls, path, device: str = "cpu", threads: int = 0, precision: str = "fp32",
+             layout: str = "auto") -> "Model":
         """Loads a bundle. `device`: "cpu", "cuda" or "cuda:N"; `threads`:
         libtorch intra-op threads (0: libtorch's default; process-wide);
         `precision` of the encoder convolutions: "fp32" (exact), "bf16",
         "fp16" (CUDA only) or "auto" (bf16 where it is faster: CUDA, or a
-        CPU with AMX-BF16); `info.precision` says what was chosen."""
+        CPU with AMX-BF16); `info.precision` says what was chosen.
+        `layout` of the encoder convolutions: "auto" (channels-last on
+        CPUs with AVX-512, where it is faster), "nchw" or "channels_last";
+        `info.layout` says what was chosen."""
         opts = _ModelOptions()
         check(lib.slotrt_model_options_init(ctypes.byref(opts)))
         if device == "cpu":
@@ -353,6 +360,10 @@ class Model(_Handle):
             raise InvalidArgumentError(2, "SLOTRT_STATUS_INVALID_ARGUMENT",
                                        f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         opts.precision = PRECISIONS[precision]
+        if layout not in LAYOUTS:
+            raise InvalidArgumentError(2, "SLOTRT_STATUS_INVALID_ARGUMENT",
+                                       f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
+        opts.layout = LAYOUTS[layout]
         handle = ctypes.c_void_p()
         check(lib.slotrt_model_load(str(path).encode(), ctypes.byref(opts), ctypes.byref(handle)))
         return cls(handle)

@@ -6,6 +6,7 @@ use tch::{Kind, Tensor};
 use super::position_grid;
 use crate::model::config::CnnEncoderConfig;
 use crate::model::layers::Mlp;
+use crate::model::layout::to_channels_last;
 
 #[derive(Debug)]
 pub struct CnnEncoder {
@@ -15,6 +16,8 @@ pub struct CnnEncoder {
     mlp: Mlp,
     grid: (i64, i64),
     pos_grid: Tensor,
+    /// Input and conv weights in channels-last strides (`model::layout`).
+    channels_last: bool,
 }
 
 impl CnnEncoder {
@@ -36,7 +39,18 @@ impl CnnEncoder {
             mlp: Mlp::new(&vs / "mlp", dim, dim, dim),
             grid,
             pos_grid: position_grid(grid.0, grid.1, vs.device()),
+            channels_last: false,
         }
+    }
+
+    /// Puts the conv weights in channels-last strides (or back), in place:
+    /// the var store sees the same tensors.
+    pub fn set_channels_last(&mut self, on: bool) {
+        for conv in &mut self.convs {
+            let ws = if on { to_channels_last(&conv.ws) } else { conv.ws.contiguous() };
+            tch::no_grad(|| conv.ws.set_data(&ws));
+        }
+        self.channels_last = on;
     }
 
     /// Token grid (h, w); N = h * w.
@@ -47,8 +61,12 @@ impl CnnEncoder {
     /// Normalised images [B, 3, H, W] -> tokens [B, N, C].
     pub fn forward(&self, images: &Tensor) -> Tensor {
         // The convs compute in their weights' kind (bf16/fp16 under reduced
-        // precision, see `model::precision`); the rest in fp32.
+        // precision, see `model::precision`) and layout; the rest in fp32.
+        // Channels-last output makes the permute to [B, h, w, C] free.
         let mut x = images.to_kind(self.convs.first().map_or(Kind::Float, |c| c.ws.kind()));
+        if self.channels_last {
+            x = to_channels_last(&x);
+        }
         for conv in &self.convs {
             x = conv.forward(&x).relu();
         }

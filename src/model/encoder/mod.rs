@@ -119,6 +119,18 @@ impl Encoder {
         matches!(self.backbone, Backbone::Cnn(_))
     }
 
+    /// Channels-last convolutions (`model::layout`); false, doing nothing,
+    /// when the encoder is not a CNN.
+    pub fn set_channels_last(&mut self, on: bool) -> bool {
+        match &mut self.backbone {
+            Backbone::Cnn(cnn) => {
+                cnn.set_channels_last(on);
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn forward(&self, images: &Tensor) -> Result<Encoded> {
         let features = match &self.backbone {
             Backbone::Cnn(cnn) => cnn.forward(images),
