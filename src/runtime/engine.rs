@@ -1,6 +1,7 @@
 //! One forward pass over frames from any number of streams: the shared
 //! core of the worker, `process` and `step`.
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use tch::{Device, Kind, Tensor};
@@ -136,7 +137,7 @@ fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], first: boo
         unsafe { Tensor::f_from_blob(input.as_ptr().cast(), &[1, 3, h, w], &[], Kind::Float, Device::Cpu)? }
     } else {
         // Gathering rows into the batch is the only copy after conversion.
-        rows_tensor(&[rows as i64, 3, h, w], len, group().map(|j| j.input))?
+        staged_rows(Staging::Images, &[rows as i64, 3, h, w], len, group().map(|j| j.input))?
     }
     .to_device(device);
     let init = if first {
@@ -167,7 +168,7 @@ fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], first: boo
             FrameInit::ContinueFrom(slots) => slots.as_slice(),
             _ => j.carry.next_init.as_slice(),
         });
-        rows_tensor(&[rows as i64, k, d], (k * d) as usize, carried)?.to_device(device)
+        staged_rows(Staging::Slots, &[rows as i64, k, d], (k * d) as usize, carried)?.to_device(device)
     };
     let out = m.step(&images, &init, first)?;
     let masks = match config.masks {
@@ -187,17 +188,62 @@ fn forward(model: &RuntimeModel, config: &EngineConfig, jobs: &[Job], first: boo
     })
 }
 
-/// A fresh CPU f32 tensor of `shape` whose rows (`row_len` floats each) are
-/// copied from `rows`: no Rust-side allocation.
-fn rows_tensor<'a>(shape: &[i64], row_len: usize, rows: impl Iterator<Item = &'a [f32]>) -> Result<Tensor> {
-    let t = Tensor::f_empty(shape, (Kind::Float, Device::Cpu))?;
-    let total = shape.iter().product::<i64>() as usize;
-    // SAFETY: a fresh, contiguous f32 tensor of exactly `total` elements.
-    let dst = unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, total) };
-    for (row, src) in rows.enumerate() {
-        dst[row * row_len..(row + 1) * row_len].copy_from_slice(src);
-    }
-    Ok(t)
+/// The two staging tensors a batch is gathered into.
+#[derive(Clone, Copy)]
+enum Staging {
+    Images = 0,
+    Slots = 1,
+}
+
+thread_local! {
+    /// Per thread that steps models (a session's worker, a caller of
+    /// `process` or `step`): the CPU tensors batches are gathered into,
+    /// grown (doubling) to the largest batch seen and reused from then on,
+    /// so a warm hot path allocates no input tensor. Reuse is safe: a pass's outputs are computed tensors,
+    /// never views of its input, and a thread runs one pass at a time.
+    static STAGING: RefCell<[Option<Staged>; 2]> = const { RefCell::new([None, None]) };
+}
+
+/// A staging tensor [rows, ...] of rows of `row_len` floats.
+struct Staged {
+    tensor: Tensor,
+    rows: i64,
+    row_len: usize,
+}
+
+/// A CPU f32 tensor of `shape` (rows first) whose rows (`row_len` floats
+/// each) are copied from `rows`: a view of this thread's staging tensor,
+/// which is only reallocated when a batch outgrows it.
+fn staged_rows<'a>(
+    which: Staging,
+    shape: &[i64],
+    row_len: usize,
+    rows: impl Iterator<Item = &'a [f32]>,
+) -> Result<Tensor> {
+    let count = shape[0];
+    STAGING.with(|cell| -> Result<Tensor> {
+        let mut staging = cell.borrow_mut();
+        let slot = &mut staging[which as usize];
+        // Sizes kept beside the tensor: `size()` would allocate per call.
+        let fits = slot.as_ref().is_some_and(|s| s.rows >= count && s.row_len == row_len);
+        if !fits {
+            // Doubling: a worker whose batches grow to N reallocates log2(N) times.
+            let rows = slot.as_ref().filter(|s| s.row_len == row_len).map_or(count, |s| count.max(2 * s.rows));
+            let tensor = Tensor::f_empty([rows, row_len as i64], (Kind::Float, Device::Cpu))?;
+            *slot = Some(Staged { tensor, rows, row_len });
+        }
+        // The view takes `shape` itself: another model may share the row
+        // length with other dimensions.
+        let t = slot.as_ref().expect("just ensured").tensor.f_narrow(0, 0, count)?.f_view(shape)?;
+        let total = count as usize * row_len;
+        // SAFETY: the first `count` rows of a contiguous f32 tensor, written
+        // only here, on this thread, between passes.
+        let dst = unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, total) };
+        for (row, src) in rows.enumerate() {
+            dst[row * row_len..(row + 1) * row_len].copy_from_slice(src);
+        }
+        Ok(t)
+    })
 }
 
 /// Argmax slot per pixel of soft masks [K, h, w] upsampled (bilinear, as
@@ -211,4 +257,29 @@ fn label_map(masks: &Tensor, height: usize, width: usize) -> Result<Tensor> {
         masks.f_upsample_bilinear2d([height as i64, width as i64], false, None, None)?
     };
     Ok(masks.f_argmax(1, false)?.to_kind(Kind::Uint8).contiguous())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_gathered_into_one_reused_staging_tensor() {
+        let rows: Vec<Vec<f32>> = (0..4).map(|r| (0..6).map(|i| (10 * r + i) as f32).collect()).collect();
+        let four = staged_rows(Staging::Slots, &[4, 2, 3], 6, rows.iter().map(Vec::as_slice)).unwrap();
+        let first = four.data_ptr();
+        assert_eq!(Vec::<f32>::try_from(four.flatten(0, -1)).unwrap(), rows.concat());
+        drop(four);
+        let two = staged_rows(Staging::Slots, &[2, 3, 2], 6, rows[2..].iter().map(Vec::as_slice)).unwrap();
+        assert_eq!(two.size(), [2, 3, 2]);
+        assert_eq!(two.data_ptr(), first, "a smaller batch reuses the staging memory");
+        assert_eq!(Vec::<f32>::try_from(two.flatten(0, -1)).unwrap(), rows[2..].concat());
+        let five =
+            staged_rows(Staging::Slots, &[5, 2, 3], 6, rows.iter().chain(&rows[..1]).map(Vec::as_slice)).unwrap();
+        assert_eq!(five.size(), [5, 2, 3], "a larger batch grows it");
+        let grown = five.data_ptr();
+        drop(five);
+        let eight = staged_rows(Staging::Slots, &[8, 6], 6, rows.iter().chain(&rows).map(Vec::as_slice)).unwrap();
+        assert_eq!(eight.data_ptr(), grown, "grown to twice the old size, 8 rows fit");
+    }
 }
