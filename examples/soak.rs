@@ -6,7 +6,8 @@
 //! Defaults: 100000 frames, 32 environments, the shipped model. Every
 //! environment resets every 16 frames (new episodes keep the first-frame
 //! path in the loop too). RSS is sampled at every tenth of the run; growth
-//! is measured from the first sample (after warm-up) to the last.
+//! is measured from the first sample (after warm-up) to the last, and as
+//! the peak of the second half against the peak of the first.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -65,6 +66,19 @@ fn main() -> slotrt::Result<()> {
         first,
         last,
         (last / first - 1.0) * 100.0
+    );
+    // glibc's heap makes RSS swing by a few percent with libtorch's large
+    // tensors (freed and reused in a different order each call), so one
+    // sample against another depends on the phase; a leak shows as a peak
+    // that keeps rising.
+    let half = samples.len() / 2;
+    let peak = |s: &[(usize, u64)]| s.iter().map(|x| x.1).max().unwrap_or(0) as f64;
+    let (early, late) = (peak(&samples[..half]), peak(&samples[half..]));
+    println!(
+        "peak RSS {:.0} KiB in the first half, {:.0} KiB in the second: {:+.2}%",
+        early,
+        late,
+        (late / early - 1.0) * 100.0
     );
     Ok(())
 }

@@ -383,7 +383,7 @@ def box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
 def guided_filter(guide: torch.Tensor, masks: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
     """Colour guided filter (He, Sun, Tang 2010) of soft masks [B, K, h, w]
     guided by images [B, 3, H, W] in [0, 1]: the reference for
-    src/model/refine.rs (masks upsampled bilinearly first, then filtered,
+    src/model/refine/ (masks upsampled bilinearly first, then filtered,
     clipped at 0 and renormalised over K)."""
     b, _, h, w = guide.shape
     p = masks if masks.shape[-2:] == (h, w) else nn.functional.interpolate(
