@@ -75,11 +75,11 @@ pub fn cpu_has_native_bf16() -> bool {
     cpu_flags().iter().any(|f| f == "avx512_bf16" || f == "amx_bf16")
 }
 
-/// Whether this CPU has AMX tiles for bf16, the one CPU feature on which
-/// bf16 convolutions beat fp32 here. AVX512-BF16 alone does not: on a
-/// 2-core Xeon with it (and no AMX), oneDNN's bf16 kernels ran the shipped
-/// encoder's 32-channel 5x5 convolutions in 4.9 ms against fp32's 3.0 ms
-/// (batch 8), and a whole served frame 5.1 ms against 4.4 (benches/README.md).
+/// Whether this CPU has AMX tiles for bf16, the CPU feature bf16 needs to
+/// pay here. AVX512-BF16 alone does not: on a 2-core Xeon with it (and no
+/// AMX), oneDNN's native bf16 kernels ran the shipped encoder's conv stack
+/// in 10.3 ms against fp32's 7.6 (batch 8), and a whole served frame took
+/// 5.3 ms against 3.1 (benches/README.md, `scripts/bench_bf16_kernels.py`).
 pub fn cpu_has_amx_bf16() -> bool {
     cpu_flags().iter().any(|f| f == "amx_bf16")
 }
