@@ -841,7 +841,9 @@ typedef struct slotrt_model_options {
    * caller's process calls), start the process with
    * OMP_WAIT_POLICY=PASSIVE: idle OpenMP teams otherwise spin on the
    * cores the others need (measured: +30% trainer steps, p50 latency
-   * 32.5 -> 21.5 ms while fine-tuning on 2 cores).
+   * 32.5 -> 21.5 ms while fine-tuning on 2 cores). Where RSS is
+   * watched, MALLOC_MMAP_THRESHOLD_=262144 (glibc) keeps it flat: by
+   * default it swings by a few percent as glibc reuses freed tensors.
    */
   uint32_t threads;
   /**

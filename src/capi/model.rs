@@ -96,7 +96,9 @@ pub struct SlotrtModelOptions {
     /// caller's process calls), start the process with
     /// OMP_WAIT_POLICY=PASSIVE: idle OpenMP teams otherwise spin on the
     /// cores the others need (measured: +30% trainer steps, p50 latency
-    /// 32.5 -> 21.5 ms while fine-tuning on 2 cores).
+    /// 32.5 -> 21.5 ms while fine-tuning on 2 cores). Where RSS is
+    /// watched, MALLOC_MMAP_THRESHOLD_=262144 (glibc) keeps it flat: by
+    /// default it swings by a few percent as glibc reuses freed tensors.
     pub threads: u32,
     /// A slotrt_precision value (default SLOTRT_PRECISION_FP32).
     pub precision: u32,
