@@ -1,4 +1,5 @@
-//! Which compute devices this build of libtorch can use.
+//! Which compute devices this build of libtorch can use, and what the CPU
+//! offers (flags that pick precision and layout).
 
 use crate::error::{Error, Result};
 
@@ -14,6 +15,16 @@ pub fn cuda_device_count() -> usize {
     } else {
         0
     }
+}
+
+/// Whether the CPU reports `flag` (as /proc/cpuinfo spells it, e.g.
+/// "avx512f", "amx_bf16"); false where that file cannot be read.
+pub fn cpu_has_flag(flag: &str) -> bool {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    info.lines()
+        .find(|l| l.starts_with("flags"))
+        .and_then(|l| l.split_once(':'))
+        .is_some_and(|(_, flags)| flags.split_whitespace().any(|f| f == flag))
 }
 
 /// Whether this binary was linked against libtorch_cuda at build time

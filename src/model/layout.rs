@@ -54,7 +54,7 @@ impl Layout {
 }
 
 fn cpu_has_avx512() -> bool {
-    super::precision::cpu_flags().iter().any(|f| f == "avx512f")
+    crate::device::cpu_has_flag("avx512f")
 }
 
 /// `t` [N, C, H, W] with channels-last strides (the same values).

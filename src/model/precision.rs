@@ -45,8 +45,9 @@ impl Precision {
     }
 
     /// The precision a model loaded on `device` runs in: `Auto` decided
-    /// (bf16 on CUDA or with AMX, else fp32), fp16 refused on the CPU (libtorch's CPU fp16 convolutions are
-    /// reference loops, slower than fp32).
+    /// (bf16 on CUDA or with AMX, else fp32), fp16 refused on the CPU
+    /// (libtorch's CPU fp16 convolutions are reference loops, slower than
+    /// fp32).
     pub fn resolve(self, device: Device) -> Result<Precision> {
         match (self, device) {
             (Precision::Auto, Device::Cuda(_)) => Ok(Precision::Bf16),
@@ -69,28 +70,13 @@ impl Precision {
     }
 }
 
-/// Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16).
-/// Without it libtorch emulates bf16 and is many times slower than fp32.
-pub fn cpu_has_native_bf16() -> bool {
-    cpu_flags().iter().any(|f| f == "avx512_bf16" || f == "amx_bf16")
-}
-
 /// Whether this CPU has AMX tiles for bf16, the CPU feature bf16 needs to
 /// pay here. AVX512-BF16 alone does not: on a 2-core Xeon with it (and no
 /// AMX), oneDNN's native bf16 kernels ran the shipped encoder's conv stack
 /// in 10.3 ms against fp32's 7.6 (batch 8), and a whole served frame took
 /// 5.3 ms against 3.1 (benches/README.md, `scripts/bench_bf16_kernels.py`).
 pub fn cpu_has_amx_bf16() -> bool {
-    cpu_flags().iter().any(|f| f == "amx_bf16")
-}
-
-pub(crate) fn cpu_flags() -> Vec<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    info.lines()
-        .find(|l| l.starts_with("flags"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, flags)| flags.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default()
+    crate::device::cpu_has_flag("amx_bf16")
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //! Why: libtorch's CPU `avg_pool2d` without padding counts sums every
 //! window from scratch (81 reads per pixel at radius 4) and each of the
 //! filter's ~50 elementwise ops is its own pass and allocation; together
-//! they cost more than the model step itself (7.4 ms at batch 1, 146 ms at
-//! batch 32, of which 86% in `avg_pool2d`). Here every box mean is a
-//! separable sum (a running column sum, then a short row sum the compiler
+//! they cost more than the model step itself (6.1 ms at batch 1, 226 ms at
+//! batch 32 in `cargo bench --bench refine`; 86% of it in `avg_pool2d`).
+//! Here every box mean is a separable sum (a running column sum, then a short row sum the compiler
 //! vectorises) and the per-pixel algebra is fused, one slot at a time, into
 //! a few planes of reused scratch memory. The arithmetic is the tensor
 //! path's (`GuidedFilter::apply_tensor`), so the two agree to float
@@ -15,7 +15,7 @@ use std::cell::RefCell;
 
 /// Box means over (2r+1)^2 windows clipped to an h x w plane: the mean of
 /// the pixels inside the image, as He's reference and `avg_pool2d` with
-/// `count_include_pad = false` take it.
+/// `count_include_pad = false` take it. Borrows its scratch rows.
 struct BoxMean<'a> {
     h: usize,
     w: usize,
@@ -23,24 +23,48 @@ struct BoxMean<'a> {
     /// 1 / (number of rows in the window of row y), and of columns.
     inv_rows: &'a [f32],
     inv_cols: &'a [f32],
+    /// One row zero-padded by r on each side, and the running column sums.
+    row: &'a mut [f32],
+    acc: &'a mut [f32],
 }
 
 impl<'a> BoxMean<'a> {
-    /// `inverse_counts` holds h + w floats; it is filled here.
-    fn new(h: usize, w: usize, r: usize, inverse_counts: &'a mut [f32]) -> Self {
-        let (rows, cols) = inverse_counts.split_at_mut(h);
-        for (n, inv) in [(h, &mut *rows), (w, &mut cols[..w])] {
+    /// Floats of scratch `new` needs.
+    fn scratch_len(h: usize, w: usize, r: usize) -> usize {
+        (h + w) + (w + 2 * r) + w
+    }
+
+    /// `scratch` holds `scratch_len` floats.
+    fn new(h: usize, w: usize, r: usize, scratch: &'a mut [f32]) -> Self {
+        let (rows, rest) = scratch.split_at_mut(h);
+        let (cols, rest) = rest.split_at_mut(w);
+        let (row, acc) = rest.split_at_mut(w + 2 * r);
+        for (n, inv) in [(h, &mut *rows), (w, &mut *cols)] {
             for (i, v) in inv.iter_mut().enumerate() {
                 *v = 1.0 / ((i + r + 1).min(n) - i.saturating_sub(r)) as f32;
             }
         }
-        BoxMean { h, w, r, inv_rows: rows, inv_cols: &cols[..w] }
+        row.fill(0.0); // the padding stays zero: only row[r..r + w] is written
+        BoxMean { h, w, r, inv_rows: rows, inv_cols: cols, row, acc: &mut acc[..w] }
     }
 
-    /// `dst` = box mean of `src` (both h x w). `row` is scratch of
-    /// w + 2r floats, `acc` of w.
-    fn apply(&self, src: &[f32], dst: &mut [f32], row: &mut [f32], acc: &mut [f32]) {
+    /// Pixels per plane.
+    fn n(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// The box means of `count` consecutive planes of `src` into `dst`.
+    fn planes(&mut self, src: &[f32], dst: &mut [f32], count: usize) {
+        let n = self.n();
+        for (s, d) in src[..count * n].chunks_exact(n).zip(dst[..count * n].chunks_exact_mut(n)) {
+            self.apply(s, d);
+        }
+    }
+
+    /// `dst` = box mean of `src` (both h x w).
+    fn apply(&mut self, src: &[f32], dst: &mut [f32]) {
         let (h, w, r) = (self.h, self.w, self.r);
+        let (row, acc) = (&mut *self.row, &mut *self.acc);
         // Vertical: a running sum of rows y-r..=y+r, one row at a time.
         acc.fill(0.0);
         for y in 0..r.min(h) {
@@ -89,7 +113,6 @@ thread_local! {
 /// Filters `masks` ([B, K, H, W], already at the guide's size) guided by
 /// `guide` ([B, 3, H, W] in [0, 1]) into `out` ([B, K, H, W]): clipped at 0
 /// and renormalised over K, as `GuidedFilter::apply_tensor`.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn guided_filter(
     guide: &[f32],
     masks: &[f32],
@@ -105,27 +128,24 @@ pub(super) fn guided_filter(
     let plane_count = 9 + 8 + 1;
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
-        let need = plane_count * n + (w + 2 * radius) + w + (h + w);
+        let need = plane_count * n + BoxMean::scratch_len(h, w, radius);
         if scratch.len() < need {
             scratch.resize(need, 0.0);
         }
-        let (planes_buf, rows) = scratch.split_at_mut(plane_count * n);
-        let (row, rest) = rows.split_at_mut(w + 2 * radius);
-        let (acc, counts) = rest.split_at_mut(w);
-        let boxes = BoxMean::new(h, w, radius, &mut counts[..h + w]);
-        row.fill(0.0);
+        let (planes_buf, box_scratch) = scratch.split_at_mut(plane_count * n);
+        let mut boxes = BoxMean::new(h, w, radius, box_scratch);
         let (stats, rest) = planes_buf.split_at_mut(9 * n);
         let (slot, sums) = rest.split_at_mut(8 * n);
         let sums = &mut sums[..n];
         for i in 0..b {
             let g = &guide[i * 3 * n..(i + 1) * 3 * n];
-            colour_statistics(g, stats, slot, &boxes, row, acc, n, eps);
+            colour_statistics(g, stats, slot, &mut boxes, eps);
             let q_all = &mut out[i * k * n..(i + 1) * k * n];
             sums.fill(0.0);
             for s in 0..k {
                 let p = &masks[(i * k + s) * n..(i * k + s + 1) * n];
                 let q = &mut q_all[s * n..(s + 1) * n];
-                filter_slot(g, stats, p, q, slot, &boxes, row, acc, n);
+                filter_slot(g, stats, p, q, slot, &mut boxes);
                 add_row(sums, q);
             }
             for s in sums.iter_mut() {
@@ -144,29 +164,18 @@ pub(super) fn guided_filter(
 /// and the inverse of the regularised colour covariance (planes 3-8:
 /// entries 00, 01, 02, 11, 12, 22 of the symmetric 3x3). `tmp` holds at
 /// least 6 planes.
-#[allow(clippy::too_many_arguments)]
-fn colour_statistics(
-    g: &[f32],
-    stats: &mut [f32],
-    tmp: &mut [f32],
-    boxes: &BoxMean,
-    row: &mut [f32],
-    acc: &mut [f32],
-    n: usize,
-    eps: f32,
-) {
+fn colour_statistics(g: &[f32], stats: &mut [f32], tmp: &mut [f32], boxes: &mut BoxMean, eps: f32) {
     const PAIRS: [(usize, usize); 6] = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)];
+    let n = boxes.n();
     let (means, inverse) = stats.split_at_mut(3 * n);
-    for c in 0..3 {
-        boxes.apply(&g[c * n..(c + 1) * n], &mut means[c * n..(c + 1) * n], row, acc);
-    }
+    boxes.planes(g, means, 3);
     // Window means of the colour products, into `inverse`'s planes.
     for (m, &(i, j)) in PAIRS.iter().enumerate() {
         let product = &mut tmp[..n];
         for ((t, &a), &c) in product.iter_mut().zip(&g[i * n..(i + 1) * n]).zip(&g[j * n..(j + 1) * n]) {
             *t = a * c;
         }
-        boxes.apply(product, &mut inverse[m * n..(m + 1) * n], row, acc);
+        boxes.apply(product, &mut inverse[m * n..(m + 1) * n]);
     }
     let (mr, rest) = means.split_at(n);
     let (mg, mb) = rest.split_at(n);
@@ -198,18 +207,8 @@ fn colour_statistics(
 
 /// One slot's refined, clipped (not yet renormalised) mask `q` from its
 /// upsampled mask `p`. `tmp` holds 8 planes.
-#[allow(clippy::too_many_arguments)]
-fn filter_slot(
-    g: &[f32],
-    stats: &[f32],
-    p: &[f32],
-    q: &mut [f32],
-    tmp: &mut [f32],
-    boxes: &BoxMean,
-    row: &mut [f32],
-    acc: &mut [f32],
-    n: usize,
-) {
+fn filter_slot(g: &[f32], stats: &[f32], p: &[f32], q: &mut [f32], tmp: &mut [f32], boxes: &mut BoxMean) {
+    let n = boxes.n();
     let (inputs, means) = tmp.split_at_mut(4 * n);
     let (gr, gg, gb) = (&g[..n], &g[n..2 * n], &g[2 * n..3 * n]);
     // p and colour * p, then their window means.
@@ -220,9 +219,7 @@ fn filter_slot(
             *d = a * m;
         }
     }
-    for plane in 0..4 {
-        boxes.apply(&inputs[plane * n..(plane + 1) * n], &mut means[plane * n..(plane + 1) * n], row, acc);
-    }
+    boxes.planes(inputs, means, 4);
     // Per pixel: the window's linear model of p in the colour, a and offset.
     let (mi, inv) = stats.split_at(3 * n);
     let [i00, i01, i02, i11, i12, i22] = planes(inv, n);
@@ -241,9 +238,7 @@ fn filter_slot(
         ab[px] = a_b;
         off[px] = mp - a_r * mr - a_g * mg - a_b * mb;
     }
-    for plane in 0..4 {
-        boxes.apply(&inputs[plane * n..(plane + 1) * n], &mut means[plane * n..(plane + 1) * n], row, acc);
-    }
+    boxes.planes(inputs, means, 4);
     for px in 0..n {
         let v = means[px] * gr[px] + means[n + px] * gg[px] + means[2 * n + px] * gb[px] + means[3 * n + px];
         q[px] = v.max(0.0);
@@ -269,8 +264,8 @@ mod tests {
         let (h, w, r) = (7, 11, 2);
         let src: Vec<f32> = (0..h * w).map(|i| ((i * 37) % 17) as f32).collect();
         let mut dst = vec![0.0; h * w];
-        let (mut row, mut acc, mut counts) = (vec![0.0; w + 2 * r], vec![0.0; w], vec![0.0; h + w]);
-        BoxMean::new(h, w, r, &mut counts).apply(&src, &mut dst, &mut row, &mut acc);
+        let mut scratch = vec![0.0; BoxMean::scratch_len(h, w, r)];
+        BoxMean::new(h, w, r, &mut scratch).apply(&src, &mut dst);
         for y in 0..h {
             for x in 0..w {
                 let (mut sum, mut count) = (0.0, 0);
