@@ -460,7 +460,7 @@ class SlotModel(nn.Module):
         iters = g["iters_first"] if first_frame else g["iters_later"]
         slots, attentions = self.grouping(tokens, init, iters)
         b, k = slots.shape[:2]
-        active = torch.ones(b, k, dtype=torch.bool)
+        active = torch.ones(b, k, dtype=torch.bool, device=slots.device)
         if self.config.get("dias"):
             active = active_slots(slots, attentions[-1], self.config["dias"])
             again, again_attn = self.grouping(tokens, slots, 1, active)
