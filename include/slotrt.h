@@ -109,7 +109,9 @@ enum slotrt_status
    */
   SLOTRT_STATUS_DEVICE_UNAVAILABLE = 9,
   /**
-   * A bounded queue is full and the overflow policy is to refuse.
+   * A stream's queue is full under the BLOCK overflow policy and the
+   * caller is the session's own worker thread (a result callback), where
+   * waiting for room would deadlock: the frame was not queued.
    */
   SLOTRT_STATUS_QUEUE_FULL = 10,
   /**
@@ -272,7 +274,9 @@ enum slotrt_pixel_format
   /**
    * Three float planes R, G, B with values in [0, 1]; `stride` is the
    * bytes between rows of a plane and plane p starts at
-   * data + p * stride * height. NaN or infinity is rejected.
+   * data + p * stride * height. NaN, infinity or a magnitude above 1e4
+   * (which would overflow the model and poison the carried slots) is
+   * rejected with SLOTRT_STATUS_INVALID_ARGUMENT.
    */
   SLOTRT_PIXEL_FORMAT_F32_CHW = 5,
 };
@@ -835,7 +839,8 @@ typedef struct slotrt_model_options {
    */
   uint32_t device_index;
   /**
-   * libtorch intra-op threads, 0 = libtorch's default. libtorch's pool
+   * libtorch intra-op threads, 0..=256 (0 = libtorch's default; more is
+   * SLOTRT_STATUS_INVALID_ARGUMENT). libtorch's pool
    * is process-wide: the last load that sets it wins. When several
    * threads run models (a session's worker, a fine-tuning trainer, the
    * caller's process calls), start the process with
@@ -1123,7 +1128,11 @@ typedef struct slotrt_result_view {
  * Receives each result of a stream on the session's worker thread.
  * `result` and its buffers are valid only during the call. The callback
  * may call slotrt functions on other streams, or push to its own; it must
- * not free its own stream or the session.
+ * not free its own stream or the session. Nothing the worker itself would
+ * have to do can be waited for there: a push to a full BLOCK queue
+ * returns SLOTRT_STATUS_QUEUE_FULL (frame not queued) instead of waiting,
+ * and a poll returns at once (SLOTRT_STATUS_TIMEOUT when no result is
+ * ready, also with SLOTRT_WAIT_FOREVER).
  */
 typedef void (*slotrt_result_callback)(const struct slotrt_result_view *result, void *user_data);
 
@@ -1283,11 +1292,12 @@ slotrt_status slotrt_session_save_model(const struct slotrt_session *session, co
 
 /**
  * slotrt_stream_push with the frame's instance masks: `ids` holds one id
- * per pixel of the frame (width * height bytes, 0 = background), at most
- * num_slots distinct ids. Guided fine-tuning learns from them; it matches
- * slots to instances over short clips of a stream's consecutive frames, so
- * an id must name the same object in every frame (as a simulator's
- * instance ids do).
+ * per pixel of the frame (width * height bytes, 0 = background), any
+ * number of distinct ids. Guided fine-tuning learns from them; it matches
+ * slots to instances (background included) over short clips of a stream's
+ * consecutive frames by space-time IoU (Hungarian), so an id must name the
+ * same object in every frame (as a simulator's instance ids do); with more
+ * instances than slots, the instances no slot matched stay out of the loss.
  *
  * # Safety
  * `stream` is live; `frame` describes readable memory; `ids` holds `len` bytes.
@@ -1607,7 +1617,9 @@ slotrt_status slotrt_stream_open(const struct slotrt_session *session,
 /**
  * Queues a frame for the session's worker. The pixels are converted
  * during the call and not read afterwards. On a full queue, keep-latest
- * drops the oldest queued frame; block waits for room. An invalid frame
+ * drops the oldest queued frame; block waits for room, except on the
+ * session's worker thread (a result callback), where it returns
+ * SLOTRT_STATUS_QUEUE_FULL and queues nothing. An invalid frame
  * (SLOTRT_STATUS_INVALID_ARGUMENT, UNKNOWN_ENUM, NULL_ARGUMENT,
  * STRUCT_SIZE) changes nothing.
  *

@@ -102,13 +102,106 @@ fn config_problems_name_the_field() {
     let msg = load_error(&with_config(&|v| v["encoder"]["kind"] = "resnet".into()));
     assert!(msg.contains("unknown variant `resnet`"), "{msg}");
     let msg = load_error(&with_config(&|v| v["grouping"]["num_slots"] = 0.into()));
-    assert!(msg.contains("grouping.num_slots must be positive"), "{msg}");
+    assert!(msg.contains("grouping.num_slots is 0, must be in 1..=256"), "{msg}");
     let msg = load_error(&with_config(&|v| v["grouping"]["colour"] = 1.into()));
     assert!(msg.contains("unknown field `colour`"), "{msg}");
     let msg = load_error(&rewrite(&bytes, |_, meta| {
         meta.remove(bundle::FORMAT_KEY);
     }));
     assert!(msg.contains("not a slotrt bundle"), "{msg}");
+}
+
+/// Fuzzed bundles once aborted the process or never returned: every
+/// numeric config field has a range, checked at load.
+#[test]
+fn config_numbers_out_of_range_are_refused_at_load() {
+    let bytes = model_bytes();
+    let with_config = |f: &dyn Fn(&mut serde_json::Value)| {
+        rewrite(&bytes, |_, meta| {
+            let mut v: serde_json::Value = serde_json::from_str(&meta[bundle::CONFIG_KEY]).unwrap();
+            f(&mut v);
+            meta.insert(bundle::CONFIG_KEY.into(), v.to_string());
+        })
+    };
+    type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let cases: [(&str, Edit, &str); 6] = [
+        (
+            "iters_first 2^32",
+            &|v| v["grouping"]["iters_first"] = 4294967296u64.into(),
+            "grouping.iters_first is 4294967296",
+        ),
+        ("iters_later 65536", &|v| v["grouping"]["iters_later"] = 65536.into(), "grouping.iters_later is 65536"),
+        ("num_slots 65536", &|v| v["grouping"]["num_slots"] = 65536.into(), "grouping.num_slots is 65536"),
+        ("huge input", &|v| v["preprocess"]["height"] = 1_000_000.into(), "preprocess.height is 1000000"),
+        (
+            "kernel 999",
+            &|v| v["encoder"]["kernel_sizes"][0] = 999.into(),
+            "encoder.kernel_sizes[0] must be odd and in 1..=64",
+        ),
+        ("tiny std", &|v| v["preprocess"]["std"][0] = 1e-30.into(), "preprocess.std must be in [1e-6, 1e6]"),
+    ];
+    for (name, edit, expected) in cases {
+        let msg = load_error(&with_config(edit));
+        assert!(msg.contains(expected), "{name}: {msg}");
+    }
+}
+
+/// A config whose sizes imply far more weights than the file holds is
+/// refused before anything is allocated (it once made libtorch try to
+/// allocate a terabyte).
+#[test]
+fn configs_asking_for_more_weights_than_the_file_holds_are_refused_before_allocating() {
+    let bytes = rewrite(&model_bytes(), |_, meta| {
+        let mut v: serde_json::Value = serde_json::from_str(&meta[bundle::CONFIG_KEY]).unwrap();
+        v["encoder"]["channels"] = serde_json::json!([8192, 8192, 8192, 8192]);
+        meta.insert(bundle::CONFIG_KEY.into(), v.to_string());
+    });
+    let msg = load_error(&bytes);
+    assert!(msg.contains("the config implies at least") && msg.contains("weights but the file holds"), "{msg}");
+    // A real bundle always holds at least the bound.
+    let config = small_config();
+    let model = SlotModel::new(&config, Device::Cpu).unwrap();
+    let held: i64 = model.vs.variables().values().map(|t| t.numel() as i64).sum();
+    assert!(slotrt::model::limits::weights_lower_bound(&config) <= held as u64);
+}
+
+#[test]
+fn duplicate_tensor_keys_are_refused() {
+    let bytes = model_bytes();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + len]).unwrap();
+    // Repeat one tensor's entry under the same name (same offsets): a JSON
+    // parser would keep one silently.
+    let key = "\"grouping.to_q.weight\":";
+    let at = header.find(key).unwrap();
+    let end = at + header[at..].find('}').unwrap() + 1;
+    let entry = &header[at..end];
+    let mut doubled = header.trim_end().to_string();
+    doubled.insert_str(doubled.len() - 1, &format!(",{entry}"));
+    doubled.push_str(&" ".repeat((8 - doubled.len() % 8) % 8));
+    let mut out = (doubled.len() as u64).to_le_bytes().to_vec();
+    out.extend(doubled.as_bytes());
+    out.extend(&bytes[8 + len..]);
+    let msg = load_error(&out);
+    assert!(msg.contains("'grouping.to_q.weight' twice"), "{msg}");
+}
+
+#[test]
+fn non_finite_weights_are_refused_naming_the_tensor() {
+    let bytes = rewrite(&model_bytes(), |tensors, _| {
+        for (n, _, _, data) in tensors.iter_mut() {
+            if n == "grouping.to_k.weight" {
+                data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+            }
+            if n == "decoder.out.bias" {
+                data[..4].copy_from_slice(&f32::INFINITY.to_le_bytes());
+            }
+        }
+    });
+    let msg = load_error(&bytes);
+    assert!(msg.contains("2 problem(s)"), "{msg}");
+    assert!(msg.contains("tensor 'grouping.to_k.weight' holds NaN or infinite values"), "{msg}");
+    assert!(msg.contains("tensor 'decoder.out.bias' holds NaN or infinite values"), "{msg}");
 }
 
 #[test]

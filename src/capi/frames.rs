@@ -26,7 +26,9 @@ pub enum SlotrtPixelFormat {
     Gray8 = 4,
     /// Three float planes R, G, B with values in [0, 1]; `stride` is the
     /// bytes between rows of a plane and plane p starts at
-    /// data + p * stride * height. NaN or infinity is rejected.
+    /// data + p * stride * height. NaN, infinity or a magnitude above 1e4
+    /// (which would overflow the model and poison the carried slots) is
+    /// rejected with SLOTRT_STATUS_INVALID_ARGUMENT.
     F32Chw = 5,
 }
 

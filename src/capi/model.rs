@@ -90,7 +90,8 @@ pub struct SlotrtModelOptions {
     pub device_type: u32,
     /// CUDA device index (CUDA only).
     pub device_index: u32,
-    /// libtorch intra-op threads, 0 = libtorch's default. libtorch's pool
+    /// libtorch intra-op threads, 0..=256 (0 = libtorch's default; more is
+    /// SLOTRT_STATUS_INVALID_ARGUMENT). libtorch's pool
     /// is process-wide: the last load that sets it wins. When several
     /// threads run models (a session's worker, a fine-tuning trainer, the
     /// caller's process calls), start the process with

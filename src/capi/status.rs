@@ -31,7 +31,9 @@ pub enum SlotrtStatus {
     Unsupported = 8,
     /// The requested device (e.g. a CUDA index) is not available.
     DeviceUnavailable = 9,
-    /// A bounded queue is full and the overflow policy is to refuse.
+    /// A stream's queue is full under the BLOCK overflow policy and the
+    /// caller is the session's own worker thread (a result callback), where
+    /// waiting for room would deadlock: the frame was not queued.
     QueueFull = 10,
     /// A wait ran out of time before a result was ready.
     Timeout = 11,
@@ -115,6 +117,7 @@ impl From<&Error> for SlotrtStatus {
             Error::Torch(_) => Self::Backend,
             Error::BufferTooSmall(_) => Self::BufferTooSmall,
             Error::Closed(_) => Self::Closed,
+            Error::QueueFull(_) => Self::QueueFull,
             Error::Timeout(_) => Self::Timeout,
             Error::Internal(_) => Self::Internal,
         }

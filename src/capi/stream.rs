@@ -21,7 +21,11 @@ pub const SLOTRT_WAIT_FOREVER: u32 = u32::MAX;
 /// Receives each result of a stream on the session's worker thread.
 /// `result` and its buffers are valid only during the call. The callback
 /// may call slotrt functions on other streams, or push to its own; it must
-/// not free its own stream or the session.
+/// not free its own stream or the session. Nothing the worker itself would
+/// have to do can be waited for there: a push to a full BLOCK queue
+/// returns SLOTRT_STATUS_QUEUE_FULL (frame not queued) instead of waiting,
+/// and a poll returns at once (SLOTRT_STATUS_TIMEOUT when no result is
+/// ready, also with SLOTRT_WAIT_FOREVER).
 pub type SlotrtResultCallback = Option<unsafe extern "C" fn(result: *const SlotrtResultView, user_data: *mut c_void)>;
 
 /// One stream of frames (a camera, an environment). Its slots carry over
@@ -89,7 +93,9 @@ pub unsafe extern "C" fn slotrt_stream_open(
 
 /// Queues a frame for the session's worker. The pixels are converted
 /// during the call and not read afterwards. On a full queue, keep-latest
-/// drops the oldest queued frame; block waits for room. An invalid frame
+/// drops the oldest queued frame; block waits for room, except on the
+/// session's worker thread (a result callback), where it returns
+/// SLOTRT_STATUS_QUEUE_FULL and queues nothing. An invalid frame
 /// (SLOTRT_STATUS_INVALID_ARGUMENT, UNKNOWN_ENUM, NULL_ARGUMENT,
 /// STRUCT_SIZE) changes nothing.
 ///

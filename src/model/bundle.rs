@@ -11,6 +11,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use tch::{Device, Kind, Tensor};
 
 use super::config::ModelConfig;
+use super::limits;
 use super::slot_model::SlotModel;
 use crate::error::{Error, Result};
 
@@ -50,6 +51,19 @@ fn load_bytes_in(bytes: &[u8], device: Device, base_dir: Option<&Path>) -> Resul
     let config = read_config(bytes)?;
     let tensors = SafeTensors::deserialize(bytes)
         .map_err(|e| Error::BadModel(format!("not a safetensors file, or truncated: {e}")))?;
+    // The header is a JSON object and a parser keeps only one of two equal
+    // keys: a file naming a tensor twice is refused, not half-read.
+    check_unique_header_keys(bytes)?;
+    // Before any weight is allocated: the weights the config implies must
+    // be in the file, so a config cannot ask for more memory than the file
+    // honestly backs.
+    let held: u64 = tensors.tensors().iter().map(|(_, v)| v.shape().iter().product::<usize>() as u64).sum();
+    let implied = limits::weights_lower_bound(&config);
+    if implied > held {
+        return Err(Error::BadModel(format!(
+            "the config implies at least {implied} weights but the file holds {held}: sizes in the config are wrong"
+        )));
+    }
     let mut model = SlotModel::with_base_dir(&config, device, base_dir)?;
     let expected = model.vs.variables();
     let mut problems = Vec::new();
@@ -76,17 +90,57 @@ fn load_bytes_in(bytes: &[u8], device: Device, base_dir: Option<&Path>) -> Resul
     if !problems.is_empty() {
         return Err(Error::BadModel(format!("{} problem(s): {}", problems.len(), problems.join("; "))));
     }
+    let mut non_finite = Vec::new();
     tch::no_grad(|| {
         for name in names {
             let view = &file[name];
             let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
             let data = Tensor::from_data_size(view.data(), &shape, Kind::Float);
+            if data.isfinite().all().int64_value(&[]) == 0 {
+                non_finite.push(format!("tensor '{name}' holds NaN or infinite values"));
+            }
             let mut var = expected[name].shallow_clone();
             var.copy_(&data);
         }
     });
+    if !non_finite.is_empty() {
+        return Err(Error::BadModel(format!("{} problem(s): {}", non_finite.len(), non_finite.join("; "))));
+    }
     model.vs.set_kind(Kind::Float);
     Ok(model)
+}
+
+/// Refuses a safetensors header that names a key twice.
+fn check_unique_header_keys(bytes: &[u8]) -> Result<()> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct UniqueKeys;
+    impl<'de> Visitor<'de> for UniqueKeys {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            let mut duplicate = None;
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(key.clone()) && duplicate.is_none() {
+                    duplicate = Some(key);
+                }
+            }
+            Ok(duplicate)
+        }
+    }
+    // Deserialisation succeeded, so the length prefix and header are sound.
+    let len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let header = &bytes[8..8 + len];
+    let duplicate = serde_json::Deserializer::from_slice(header)
+        .deserialize_map(UniqueKeys)
+        .map_err(|e| Error::BadModel(format!("safetensors header: {e}")))?;
+    match duplicate {
+        Some(key) => Err(Error::BadModel(format!("safetensors header names '{key}' twice"))),
+        None => Ok(()),
+    }
 }
 
 /// Loads a bundle file.

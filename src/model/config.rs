@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::limits::*;
 use crate::error::{Error, Result};
 use crate::model::refine::RefineConfig;
 
@@ -352,10 +353,6 @@ fn check_pixel_output((oh, ow): (i64, i64), (h, w): (i64, i64)) -> Result<()> {
     })
 }
 
-fn check_positive(value: i64, field: &str) -> Result<()> {
-    check(value > 0, || format!("{field} must be positive, got {value}"))
-}
-
 impl CnnEncoderConfig {
     /// Token grid produced for an input of the given size.
     pub fn token_grid(&self, height: i64, width: i64) -> (i64, i64) {
@@ -397,15 +394,16 @@ impl ModelConfig {
             )
         })?;
         let p = &self.preprocess;
-        check_positive(p.height, "preprocess.height")?;
-        check_positive(p.width, "preprocess.width")?;
-        check(p.std.iter().all(|s| *s > 0.0 && s.is_finite()) && p.mean.iter().all(|m| m.is_finite()), || {
-            "preprocess.std must be positive and mean finite".into()
+        check_in(p.height, 1, MAX_SIZE, "preprocess.height")?;
+        check_in(p.width, 1, MAX_SIZE, "preprocess.width")?;
+        check(p.std.iter().all(|s| (1e-6..=1e6).contains(s)) && p.mean.iter().all(|m| m.abs() <= 1e6), || {
+            "preprocess.std must be in [1e-6, 1e6] and mean within +-1e6".into()
         })?;
         match &self.encoder {
             EncoderConfig::Cnn(cnn) => {
                 let layers = cnn.channels.len();
                 check(layers > 0, || "encoder.channels is empty".into())?;
+                check_layers(layers, "encoder.channels")?;
                 check(cnn.kernel_sizes.len() == layers && cnn.strides.len() == layers, || {
                     format!(
                         "encoder.channels, kernel_sizes and strides must have the same length ({}, {}, {})",
@@ -415,28 +413,32 @@ impl ModelConfig {
                     )
                 })?;
                 for (i, ((&c, &k), &s)) in cnn.channels.iter().zip(&cnn.kernel_sizes).zip(&cnn.strides).enumerate() {
-                    check_positive(c, &format!("encoder.channels[{i}]"))?;
-                    check(k > 0 && k % 2 == 1, || format!("encoder.kernel_sizes[{i}] must be odd, got {k}"))?;
+                    check_in(c, 1, MAX_WIDTH, &format!("encoder.channels[{i}]"))?;
+                    check(k > 0 && k % 2 == 1 && k <= MAX_KERNEL, || {
+                        format!("encoder.kernel_sizes[{i}] must be odd and in 1..={MAX_KERNEL}, got {k}")
+                    })?;
                     check(s == 1 || s == 2, || format!("encoder.strides[{i}] must be 1 or 2, got {s}"))?;
                 }
             }
             EncoderConfig::Vit(v) => {
-                check_positive(v.patch_size, "encoder.patch_size")?;
+                check_in(v.patch_size, 1, MAX_KERNEL, "encoder.patch_size")?;
                 check(p.height % v.patch_size == 0 && p.width % v.patch_size == 0, || {
                     format!("input {}x{} is not a multiple of encoder.patch_size {}", p.width, p.height, v.patch_size)
                 })?;
-                check_positive(v.dim, "encoder.dim")?;
-                check_positive(v.depth, "encoder.depth")?;
-                check_positive(v.heads, "encoder.heads")?;
+                check_in(v.dim, 1, MAX_WIDTH, "encoder.dim")?;
+                check_in(v.depth, 1, MAX_LAYERS as i64, "encoder.depth")?;
+                check_in(v.heads, 1, MAX_HEADS, "encoder.heads")?;
                 check(v.dim % v.heads == 0, || {
                     format!("encoder.dim {} is not divisible by encoder.heads {}", v.dim, v.heads)
                 })?;
-                check(v.mlp_ratio > 0.0 && v.registers >= 0 && v.layer_norm_eps > 0.0, || {
-                    "encoder.mlp_ratio and layer_norm_eps must be positive, registers >= 0".into()
-                })?;
+                check(
+                    v.mlp_ratio > 0.0 && v.mlp_ratio <= 16.0 && v.layer_norm_eps > 0.0 && v.layer_norm_eps.is_finite(),
+                    || "encoder.mlp_ratio must be in (0, 16] and layer_norm_eps positive".into(),
+                )?;
+                check_in(v.registers, 0, MAX_REGISTERS, "encoder.registers")?;
                 if let Some(pr) = &v.projection {
-                    check_positive(pr.hidden, "encoder.projection.hidden")?;
-                    check_positive(pr.output_dim, "encoder.projection.output_dim")?;
+                    check_in(pr.hidden, 1, MAX_WIDTH, "encoder.projection.hidden")?;
+                    check_in(pr.output_dim, 1, MAX_WIDTH, "encoder.projection.output_dim")?;
                 }
             }
             EncoderConfig::TorchScript(ts) => {
@@ -444,12 +446,12 @@ impl ModelConfig {
                 check(ts.sha256.len() == 64 && ts.sha256.chars().all(|c| c.is_ascii_hexdigit()), || {
                     format!("encoder.sha256 must be 64 hex digits, got '{}'", ts.sha256)
                 })?;
-                check_positive(ts.feature_dim, "encoder.feature_dim")?;
-                check_positive(ts.grid_height, "encoder.grid_height")?;
-                check_positive(ts.grid_width, "encoder.grid_width")?;
+                check_in(ts.feature_dim, 1, MAX_WIDTH, "encoder.feature_dim")?;
+                check_in(ts.grid_height, 1, MAX_SIZE, "encoder.grid_height")?;
+                check_in(ts.grid_width, 1, MAX_SIZE, "encoder.grid_width")?;
                 if let Some(pr) = &ts.projection {
-                    check_positive(pr.hidden, "encoder.projection.hidden")?;
-                    check_positive(pr.output_dim, "encoder.projection.output_dim")?;
+                    check_in(pr.hidden, 1, MAX_WIDTH, "encoder.projection.hidden")?;
+                    check_in(pr.output_dim, 1, MAX_WIDTH, "encoder.projection.output_dim")?;
                 }
             }
         }
@@ -457,20 +459,20 @@ impl ModelConfig {
             f.validate(p.height, p.width)?;
         }
         let g = &self.grouping;
-        check_positive(g.num_slots, "grouping.num_slots")?;
-        check_positive(g.slot_dim, "grouping.slot_dim")?;
-        check_positive(g.iters_first, "grouping.iters_first")?;
-        check_positive(g.iters_later, "grouping.iters_later")?;
-        check_positive(g.heads, "grouping.heads")?;
+        check_in(g.num_slots, 1, MAX_SLOTS, "grouping.num_slots")?;
+        check_in(g.slot_dim, 1, MAX_WIDTH, "grouping.slot_dim")?;
+        check_in(g.iters_first, 1, MAX_ITERATIONS, "grouping.iters_first")?;
+        check_in(g.iters_later, 1, MAX_ITERATIONS, "grouping.iters_later")?;
+        check_in(g.heads, 1, MAX_HEADS, "grouping.heads")?;
         check(g.slot_dim % g.heads == 0, || {
             format!("grouping.slot_dim {} is not divisible by grouping.heads {}", g.slot_dim, g.heads)
         })?;
-        check(g.eps > 0.0 && g.eps.is_finite(), || format!("grouping.eps must be positive, got {}", g.eps))?;
+        check(g.eps > 0.0 && g.eps <= 1.0, || format!("grouping.eps must be in (0, 1], got {}", g.eps))?;
         if let Some(h) = g.mlp_hidden {
-            check_positive(h, "grouping.mlp_hidden")?;
+            check_in(h, 1, MAX_WIDTH, "grouping.mlp_hidden")?;
         }
         if let SlotInitConfig::Conditional { hidden } = self.init {
-            check_positive(hidden, "init.hidden")?;
+            check_in(hidden, 1, MAX_WIDTH, "init.hidden")?;
         }
         if let Some(d) = &self.dias {
             check((0.0..1.0).contains(&d.area_threshold), || {
@@ -481,41 +483,42 @@ impl ModelConfig {
             })?;
         }
         if let Some(pr) = &self.predictor {
-            check_positive(pr.heads, "predictor.heads")?;
-            check_positive(pr.ff_dim, "predictor.ff_dim")?;
+            check_in(pr.heads, 1, MAX_HEADS, "predictor.heads")?;
+            check_in(pr.ff_dim, 1, MAX_WIDTH, "predictor.ff_dim")?;
             check(g.slot_dim % pr.heads == 0, || {
                 format!("grouping.slot_dim {} is not divisible by predictor.heads {}", g.slot_dim, pr.heads)
             })?;
         }
         match &self.decoder {
             DecoderConfig::SpatialBroadcast(sb) => {
-                check_positive(sb.broadcast_height, "decoder.broadcast_height")?;
-                check_positive(sb.broadcast_width, "decoder.broadcast_width")?;
+                check_in(sb.broadcast_height, 1, MAX_SIZE, "decoder.broadcast_height")?;
+                check_in(sb.broadcast_width, 1, MAX_SIZE, "decoder.broadcast_width")?;
                 check(sb.channels.len() == sb.strides.len() && !sb.channels.is_empty(), || {
                     "decoder.channels and decoder.strides must be non-empty and of equal length".into()
                 })?;
+                check_layers(sb.channels.len(), "decoder.channels")?;
                 for (i, (&c, &s)) in sb.channels.iter().zip(&sb.strides).enumerate() {
-                    check_positive(c, &format!("decoder.channels[{i}]"))?;
+                    check_in(c, 1, MAX_WIDTH, &format!("decoder.channels[{i}]"))?;
                     check(s == 1 || s == 2, || format!("decoder.strides[{i}] must be 1 or 2, got {s}"))?;
                 }
                 check_pixel_output(sb.output_size(), (p.height, p.width))?;
             }
             DecoderConfig::BroadcastMlp(m) => {
-                check_positive(m.height, "decoder.height")?;
-                check_positive(m.width, "decoder.width")?;
-                check_positive(m.hidden, "decoder.hidden")?;
-                check(m.layers >= 2, || format!("decoder.layers must be at least 2, got {}", m.layers))?;
+                check_in(m.height, 1, MAX_SIZE, "decoder.height")?;
+                check_in(m.width, 1, MAX_SIZE, "decoder.width")?;
+                check_in(m.hidden, 1, MAX_WIDTH, "decoder.hidden")?;
+                check_in(m.layers, 2, MAX_LAYERS as i64, "decoder.layers")?;
                 check_pixel_output((m.height, m.width), (p.height, p.width))?;
             }
             DecoderConfig::MlpPatch(m) => {
-                check_positive(m.hidden, "decoder.hidden")?;
-                check(m.layers >= 2, || format!("decoder.layers must be at least 2, got {}", m.layers))?;
+                check_in(m.hidden, 1, MAX_WIDTH, "decoder.hidden")?;
+                check_in(m.layers, 2, MAX_LAYERS as i64, "decoder.layers")?;
             }
             DecoderConfig::Transformer(t) => {
-                check_positive(t.dim, "decoder.dim")?;
-                check_positive(t.heads, "decoder.heads")?;
-                check_positive(t.ff_dim, "decoder.ff_dim")?;
-                check(t.registers >= 0, || format!("decoder.registers must be >= 0, got {}", t.registers))?;
+                check_in(t.dim, 1, MAX_WIDTH, "decoder.dim")?;
+                check_in(t.heads, 1, MAX_HEADS, "decoder.heads")?;
+                check_in(t.ff_dim, 1, MAX_WIDTH, "decoder.ff_dim")?;
+                check_in(t.registers, 0, MAX_REGISTERS, "decoder.registers")?;
                 check(t.dim % t.heads == 0, || {
                     format!("decoder.dim {} is not divisible by decoder.heads {}", t.dim, t.heads)
                 })?;

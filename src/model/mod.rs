@@ -15,6 +15,7 @@ pub mod encoder;
 pub mod grouping;
 pub mod layers;
 pub mod layout;
+pub mod limits;
 pub mod precision;
 pub mod refine;
 pub mod slot_model;

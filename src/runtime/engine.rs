@@ -83,6 +83,18 @@ pub(crate) fn run(model: &RuntimeModel, config: &EngineConfig, jobs: &mut [Job])
         Ok(outputs)
     })?;
     let elapsed = started.elapsed();
+    // Non-finite slots would be carried into every later frame of the
+    // stream: refuse them before any carry or result changes.
+    for out in outputs.iter().flatten() {
+        let finite =
+            out.slots.isfinite().all().int64_value(&[]) != 0 && out.next_init.isfinite().all().int64_value(&[]) != 0;
+        if !finite {
+            return Err(Error::invalid(
+                "the frame produced non-finite slots (extreme input values?): nothing was carried over, \
+                 the stream's slots are as before this frame",
+            ));
+        }
+    }
     let (mask_h, mask_w) = config.mask_size(model);
     let info = model.info();
     let (k, d) = (info.num_slots, info.slot_dim);

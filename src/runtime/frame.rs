@@ -106,8 +106,14 @@ pub fn check_geometry(width: usize, height: usize, stride: usize, format: PixelF
 }
 
 /// Converts `frame` into `dst` ([3, H, W] at the model's input size,
-/// normalised as the model was trained). A float frame with a NaN or an
-/// infinity is rejected and `dst` may then hold a partial conversion.
+/// normalised as the model was trained). A float frame with a NaN, an
+/// infinity or a value beyond +-MAX_F32_PIXEL is rejected and `dst` may
+/// then hold a partial conversion.
+/// Largest magnitude a float pixel may have. Frames hold 0..1 (or 0..255)
+/// values; far larger ones overflow the model's float arithmetic and would
+/// turn the carried slots into NaN.
+pub const MAX_F32_PIXEL: f32 = 1.0e4;
+
 pub fn convert_into(frame: &Frame, pre: &PreprocessConfig, dst: &mut [f32]) -> Result<()> {
     frame.validate()?;
     let (out_h, out_w) = (pre.height as usize, pre.width as usize);
@@ -123,7 +129,7 @@ pub fn convert_into(frame: &Frame, pre: &PreprocessConfig, dst: &mut [f32]) -> R
     let mut write = |oy: usize, ox: usize, rgb: [f32; 3]| {
         for c in 0..3 {
             let v = rgb[if swap { 2 - c } else { c }];
-            finite &= v.is_finite();
+            finite &= v.abs() <= MAX_F32_PIXEL; // false for NaN and infinities too
             dst[(c * out_h + oy) * out_w + ox] = (v - mean[c]) / std[c];
         }
     };
@@ -154,7 +160,9 @@ pub fn convert_into(frame: &Frame, pre: &PreprocessConfig, dst: &mut [f32]) -> R
         }
     }
     if !finite {
-        return Err(Error::invalid("frame contains NaN or infinite values"));
+        return Err(Error::invalid(format!(
+            "frame contains NaN, infinite or out-of-range values (float pixels must lie within +-{MAX_F32_PIXEL})"
+        )));
     }
     Ok(())
 }

@@ -13,8 +13,9 @@ use crate::model::{bundle, Layout, Precision, SlotModel};
 #[derive(Clone, Debug)]
 pub struct ModelOptions {
     pub device: Device,
-    /// libtorch intra-op threads; 0 leaves libtorch's setting alone. The
-    /// pool is process-wide in libtorch, so the last load that sets it wins.
+    /// libtorch intra-op threads, 0..=MAX_THREADS; 0 leaves libtorch's
+    /// setting alone. The pool is process-wide in libtorch, so the last load
+    /// that sets it wins.
     pub threads: usize,
     /// Precision of the encoder convolutions (see `model::precision`);
     /// `Auto` is resolved at load and `ModelInfo::precision` says how.
@@ -23,6 +24,10 @@ pub struct ModelOptions {
     /// `Auto` is resolved at load and `ModelInfo::layout` says how.
     pub layout: Layout,
 }
+
+/// Upper bound of `ModelOptions::threads`: libtorch starts about two threads
+/// per requested one, and a million would never return.
+pub const MAX_THREADS: usize = 256;
 
 impl Default for ModelOptions {
     fn default() -> Self {
@@ -93,6 +98,9 @@ impl RuntimeModel {
     /// Loads a bundle (strictly: any mismatch is `BadModel`).
     pub fn load(path: &Path, options: &ModelOptions) -> Result<Arc<Self>> {
         check_device(options.device)?;
+        if options.threads > MAX_THREADS {
+            return Err(Error::invalid(format!("threads is {}, must be in 0..={MAX_THREADS}", options.threads)));
+        }
         if options.threads > 0 {
             tch::set_num_threads(options.threads as i32);
         }

@@ -679,17 +679,7 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Errors are not `Clone` (they may hold an io::Error); a batch failure is
-/// reported to every stream in it with the same kind and message.
+/// A batch failure reported to every stream in it: same kind, same message.
 pub(crate) fn clone_error(err: &Error) -> Error {
-    match err {
-        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
-        Error::BadModel(m) => Error::BadModel(m.clone()),
-        Error::Unsupported(m) => Error::Unsupported(m.clone()),
-        Error::DeviceUnavailable(m) => Error::DeviceUnavailable(m.clone()),
-        Error::Closed(m) => Error::Closed(m.clone()),
-        Error::BufferTooSmall(m) => Error::BufferTooSmall(m.clone()),
-        Error::Timeout(m) => Error::Timeout(m.clone()),
-        other => Error::Internal(other.to_string()),
-    }
+    err.duplicate()
 }
