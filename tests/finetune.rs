@@ -198,6 +198,32 @@ fn a_moving_average_serves_smoothed_weights() {
     assert!(averaged > 0.0 && averaged < 0.2 * plain, "averaged {averaged} vs plain {plain}");
 }
 
+/// Real scenes hold more bodies than a model has slots: such frames are
+/// taken, and the guided loss trains on the instances slots match.
+#[test]
+fn frames_with_more_instances_than_slots_are_accepted_and_train() {
+    let model = tiny_model(); // 4 slots
+    let session = Session::new(model, SessionOptions::default()).unwrap();
+    let losses = LossWeights { reconstruction: 0.0, guided: 1.0, ..LossWeights::default() };
+    session.enable_finetune(FinetuneOptions { losses, ..quick() }).unwrap();
+    let c = &clips(1)[0];
+    // Nine instances (background included) in vertical bands.
+    let many: Vec<u8> = (0..32 * 32).map(|i| ((i % 32) / 4 + (i / 32) % 2) as u8).collect();
+    assert!(many.iter().collect::<std::collections::BTreeSet<_>>().len() > 4);
+    let stream = session.open_stream().unwrap();
+    let (started, mut r) = (Instant::now(), FrameResult::default());
+    while session.finetune_stats().unwrap().steps < 3 && started.elapsed() < Duration::from_secs(60) {
+        for t in 0..8 {
+            stream.push_with_masks(&frame(c, t), &many).unwrap();
+            stream.poll(Some(Duration::from_secs(30)), &mut r).unwrap();
+        }
+        stream.reset().unwrap();
+    }
+    let stats = session.finetune_stats().unwrap();
+    assert!(stats.steps >= 3 && stats.terms[3] > 0.0 && stats.loss.is_finite(), "{stats:?}");
+    session.stop_finetune().unwrap();
+}
+
 #[test]
 fn the_learning_rate_warms_up_then_decays_when_asked() {
     let constant = FinetuneOptions { lr: 1e-3, warmup_steps: 10, ..FinetuneOptions::default() };
@@ -218,10 +244,6 @@ fn bad_masks_and_options_are_refused() {
     let stream = session.open_stream().unwrap();
     assert!(
         matches!(stream.push_with_masks(&frame(c, 0), &c.frame_ids(0)[1..]), Err(Error::InvalidArgument(m)) if m.contains("ids"))
-    );
-    let many: Vec<u8> = (0..32 * 32).map(|i| (i % 7) as u8).collect();
-    assert!(
-        matches!(stream.push_with_masks(&frame(c, 0), &many), Err(Error::InvalidArgument(m)) if m.contains("instances"))
     );
     assert!(matches!(session.pause_finetune(), Err(Error::InvalidArgument(_))));
     assert!(matches!(session.stop_finetune(), Err(Error::InvalidArgument(_))));

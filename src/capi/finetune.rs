@@ -316,11 +316,12 @@ pub unsafe extern "C" fn slotrt_session_save_model(session: *const SlotrtSession
 }
 
 /// slotrt_stream_push with the frame's instance masks: `ids` holds one id
-/// per pixel of the frame (width * height bytes, 0 = background), at most
-/// num_slots distinct ids. Guided fine-tuning learns from them; it matches
-/// slots to instances over short clips of a stream's consecutive frames, so
-/// an id must name the same object in every frame (as a simulator's
-/// instance ids do).
+/// per pixel of the frame (width * height bytes, 0 = background), any
+/// number of distinct ids. Guided fine-tuning learns from them; it matches
+/// slots to instances (background included) over short clips of a stream's
+/// consecutive frames by space-time IoU (Hungarian), so an id must name the
+/// same object in every frame (as a simulator's instance ids do); with more
+/// instances than slots, the instances no slot matched stay out of the loss.
 ///
 /// # Safety
 /// `stream` is live; `frame` describes readable memory; `ids` holds `len` bytes.

@@ -68,7 +68,7 @@ impl Stream {
     /// simulator has them for free.
     pub fn push_with_masks(&self, frame: &Frame, ids: &[u8]) -> Result<()> {
         frame.validate()?;
-        check_masks(ids, frame, self.shared.model.info().num_slots)?;
+        check_masks(ids, frame)?;
         self.push_inner(frame, Some(ids))
     }
 
@@ -95,9 +95,7 @@ impl Stream {
             None => buffer.guide = None,
         }
         if let Err(e) = convert_into(frame, &shared.model.config().preprocess, &mut buffer.input) {
-            if let Ok(stream) = Shared::stream(&mut self.lock(), self.key) {
-                stream.spare_frames.push(buffer);
-            }
+            self.give_back_buffer(buffer);
             return Err(e);
         }
         buffer.timestamp_ns = frame.timestamp_ns;
@@ -118,6 +116,17 @@ impl Stream {
                     stream.stats.frames_dropped += 1;
                     state.counters.frames_dropped += 1;
                 }
+                // Room is made by the worker: the worker itself (a result
+                // callback) must not wait for it.
+                OverflowPolicy::Block if shared.on_worker_thread() => {
+                    drop(state);
+                    self.give_back_buffer(buffer);
+                    return Err(Error::QueueFull(format!(
+                        "the stream's queue is full ({} frames) and this push comes from the session's worker thread \
+                         (a result callback), which cannot wait for room: the frame was not queued",
+                        shared.options.queue_depth
+                    )));
+                }
                 OverflowPolicy::Block => shared.space.wait(&mut state),
             }
         }
@@ -131,6 +140,12 @@ impl Stream {
         state.counters.frames_in += 1;
         shared.work.notify_one();
         Ok(())
+    }
+
+    fn give_back_buffer(&self, buffer: QueuedFrame) {
+        if let Ok(stream) = Shared::stream(&mut self.lock(), self.key) {
+            stream.spare_frames.push(buffer);
+        }
     }
 
     /// Takes the oldest result into `out` (swapping buffers: no copy, no
@@ -168,6 +183,18 @@ impl Stream {
                 drop(state);
                 self.shared.work.notify_one();
                 return Ok(Some(value));
+            }
+            // Results are made by the worker: on the worker itself (inside a
+            // result callback) a wait could only stall or deadlock it.
+            if self.shared.on_worker_thread() {
+                return match deadline {
+                    Some(_) => Ok(None),
+                    None => Err(Error::Timeout(
+                        "no result yet, and a poll from the session's worker thread (a result callback) cannot \
+                         wait for one: poll with a timeout (it returns at once there) or from another thread"
+                            .into(),
+                    )),
+                };
             }
             match deadline {
                 None => self.shared.progress.wait(&mut state),
@@ -386,8 +413,10 @@ fn live(state: &mut State, key: u64) -> Result<&mut StreamState> {
     Shared::stream(state, key)
 }
 
-/// Instance masks must cover the frame and fit in the slots.
-fn check_masks(ids: &[u8], frame: &Frame, num_slots: usize) -> Result<()> {
+/// Instance masks must cover the frame. Any number of instances is fine:
+/// the guided loss matches slots to instances by space-time IoU and leaves
+/// the instances no slot matched (when there are more than slots) out.
+fn check_masks(ids: &[u8], frame: &Frame) -> Result<()> {
     let needed = frame.width * frame.height;
     if ids.len() != needed {
         return Err(Error::invalid(format!(
@@ -395,14 +424,6 @@ fn check_masks(ids: &[u8], frame: &Frame, num_slots: usize) -> Result<()> {
             ids.len(),
             frame.width,
             frame.height
-        )));
-    }
-    let mut seen = [false; 256];
-    ids.iter().for_each(|&i| seen[i as usize] = true);
-    let instances = seen.iter().filter(|&&s| s).count();
-    if instances > num_slots {
-        return Err(Error::invalid(format!(
-            "instance masks hold {instances} instances (background included), more than the model's {num_slots} slots"
         )));
     }
     Ok(())
