@@ -7,7 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${SLOTRT_VENV:-$root/.venv}"
 torch_version="2.13.0"
-py_test_deps=(numpy scikit-learn scipy pytest safetensors gymnasium matplotlib)
+py_test_deps=(numpy scikit-learn scipy pytest safetensors gymnasium matplotlib mujoco imageio)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -21,6 +21,16 @@ have_torch="$("$py" -c 'import torch; print(torch.__version__.split("+")[0])' 2>
 if [ -z "${LIBTORCH:-}" ] && [ "$have_torch" != "$torch_version" ]; then
   log "installing torch==$torch_version into $venv (large download, once)"
   "$py" -m pip install --disable-pip-version-check -q "torch==$torch_version"
+fi
+
+# MuJoCo renders offscreen through OSMesa on machines without a GPU
+# (slotrt.mujoco_scenes, slotrt.robot_scenes and their tests).
+if ! ldconfig -p 2>/dev/null | grep -q libOSMesa; then
+  log "installing libosmesa6 (offscreen OpenGL for MuJoCo)"
+  sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+  $sudo_ apt-get install -y -q libosmesa6 >/dev/null 2>&1 \
+    || { $sudo_ apt-get update -q >/dev/null 2>&1 && $sudo_ apt-get install -y -q libosmesa6 >/dev/null 2>&1; } \
+    || log "could not install libosmesa6: MuJoCo rendering tests will fail"
 fi
 
 missing=()

@@ -32,6 +32,7 @@ fn tiny_config(steps: u64) -> TrainConfig {
             guided: 0.0,
         },
         init_from: None,
+        sources: Vec::new(),
     }
 }
 
@@ -126,5 +127,39 @@ fn guided_training_starts_from_a_bundle_and_learns_the_instance_masks() {
     other.model.grouping.slot_dim = 24;
     let err = Trainer::new(other, &dir.join("stage3"), false, Device::Cpu).err().expect("mismatch refused");
     assert!(err.to_string().contains("init_from"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Clip files (here PNG folders as `slotrt synth` writes them) mix with the
+/// generator by weight; batches are a pure function of the step; clips of
+/// the wrong size are refused naming the file.
+#[test]
+fn trains_from_clip_files_mixed_with_the_generator() {
+    use slotrt::data::{generate_clip, write_clip_pngs, Split};
+    use slotrt::train::sources::{ClipSources, DataSource};
+    let dir = std::env::temp_dir().join(format!("slotrt-train-files-{}", std::process::id()));
+    let files = dir.join("clips");
+    let data = SynthConfig { width: 32, height: 32, frames: 6, ..SynthConfig::default() };
+    for i in 0..3 {
+        write_clip_pngs(&generate_clip(&data, Split::Validation, i).unwrap(), &files.join(format!("clip_{i}")))
+            .unwrap();
+    }
+    let mut config = tiny_config(4);
+    config.losses = LossWeights { reconstruction: 1.0, guided: 1.0, ..LossWeights::default() };
+    config.sources =
+        vec![DataSource { path: Some(files.clone()), weight: 3.0 }, DataSource { path: None, weight: 1.0 }];
+    let sources = ClipSources::new(&config.sources, &config.data, config.clip_frames, 1).unwrap();
+    assert_eq!(sources.sizes(), vec![Some(3), None]);
+    let (a, b) = (sources.batch(7, 4, Device::Cpu).unwrap(), sources.batch(7, 4, Device::Cpu).unwrap());
+    assert_eq!(a.frames01.size(), [2, 4, 3, 32, 32]);
+    assert!(a.frames01.equal(&b.frames01), "the same step gives the same batch");
+    let out = dir.join("run");
+    Trainer::new(config.clone(), &out, false, Device::Cpu).unwrap().run().unwrap();
+    assert!(log_losses(&out).iter().all(|l| l.is_finite()));
+    // A clip of another size names its file.
+    let small = SynthConfig { width: 16, height: 16, ..data };
+    write_clip_pngs(&generate_clip(&small, Split::Validation, 9).unwrap(), &files.join("clip_small")).unwrap();
+    let err = ClipSources::new(&config.sources, &config.data, config.clip_frames, 1).err().unwrap().to_string();
+    assert!(err.contains("clip_small") && err.contains("16x16"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -66,8 +66,9 @@ struct EvalArgs {
     /// How many clips to draw.
     #[arg(long, default_value_t = 2)]
     previews: u32,
-    /// Synthetic data options as JSON (a SynthConfig); default: the
-    /// generator's defaults at the model's input size.
+    /// Clip files to score (a folder of .npz clips or PNG clip folders, or
+    /// one; ids required), or synthetic data options as JSON (a
+    /// SynthConfig); default: the generator's defaults at the model's size.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Override the model's Slot Attention iterations on frames after the
@@ -90,6 +91,32 @@ struct EvalArgs {
     refine: refine::RefineArgs,
     #[arg(long, default_value_t = 0)]
     threads: i32,
+}
+
+/// Clip files as one batch: each cut to at most `frames` frames; all must
+/// have the model's input size and the same length.
+fn file_batch(
+    paths: &[PathBuf],
+    model: &slotrt::model::SlotModel,
+    frames: u32,
+) -> slotrt::Result<slotrt::train::batch::ClipBatch> {
+    let (h, w) = (model.config.preprocess.height as u32, model.config.preprocess.width as u32);
+    let mut clips = Vec::with_capacity(paths.len());
+    for path in paths {
+        let clip = data::load_clip_file(path, true)?.truncated(frames);
+        if (clip.width, clip.height) != (w, h) {
+            return Err(slotrt::Error::invalid(format!(
+                "{}: clip is {}x{}, the model takes {w}x{h}: render or record at the model's input size",
+                path.display(),
+                clip.width,
+                clip.height
+            )));
+        }
+        clips.push(clip);
+    }
+    let len = clips.iter().map(|c| c.frames).min().unwrap_or(0);
+    let clips = clips.into_iter().map(|c| c.truncated(len)).collect();
+    Ok(slotrt::train::batch::stack_clips(clips, model.device()))
 }
 
 fn eval(args: EvalArgs) -> slotrt::Result<()> {
@@ -118,26 +145,39 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
     model.set_layout(slotrt::model::Layout::parse(&args.layout)?)?;
     println!("layout: {} (requested {})", model.layout().name(), args.layout);
     args.refine.apply(&mut model)?;
-    let mut data = match &args.data {
-        Some(path) => SynthConfig::from_json_file(path)?,
-        None => SynthConfig {
+    // --data is either clip files (a folder of .npz / PNG clips, or one) or
+    // a generator config (JSON).
+    let files = match &args.data {
+        Some(p) if p.is_dir() || p.extension().is_some_and(|e| e == "npz") => Some(data::list_clip_files(p)?),
+        _ => None,
+    };
+    let mut synth = match (&args.data, &files) {
+        (Some(path), None) => SynthConfig::from_json_file(path)?,
+        _ => SynthConfig {
             width: model.config.preprocess.width as u32,
             height: model.config.preprocess.height as u32,
             ..SynthConfig::default()
         },
     };
-    data.frames = args.frames;
-    data.validate()?;
+    synth.frames = args.frames;
+    synth.validate()?;
+    let total = files.as_ref().map_or(args.clips, |f| args.clips.min(f.len() as u32));
+    let source = files.as_ref().map_or(format!("{} split", args.split.as_str()), |_| {
+        format!("clip files in {}", args.data.as_ref().expect("files").display())
+    });
     let modes: &[(&str, bool)] =
         if args.ablation { &[("carry-over", true), ("no carry-over", false)] } else { &[("carry-over", true)] };
-    let bar = indicatif::ProgressBar::new((args.clips as usize * modes.len()) as u64);
+    let bar = indicatif::ProgressBar::new((total as usize * modes.len()) as u64);
     let mut results = Vec::new();
     for &(name, carry) in modes {
         let mut means = evaluate::MeanScores::default();
         let mut first = 0u32;
-        while first < args.clips {
-            let n = args.batch.min(args.clips - first);
-            let batch = clip_batch(&data, args.split, first as u64, n as usize, model.device())?;
+        while first < total {
+            let n = args.batch.min(total - first);
+            let batch = match &files {
+                Some(files) => file_batch(&files[first as usize..(first + n) as usize], &model, args.frames)?,
+                None => clip_batch(&synth, args.split, first as u64, n as usize, model.device())?,
+            };
             let pred = evaluate::predict_masks(&model, &batch, carry, 0)?;
             evaluate::score_predictions(&batch, &pred, &mut means)?;
             if carry {
@@ -157,7 +197,7 @@ fn eval(args: EvalArgs) -> slotrt::Result<()> {
         results.push((name, means.mean()));
     }
     bar.finish_and_clear();
-    println!("{} {} clips of {} frames, {}x{}:", args.split.as_str(), args.clips, args.frames, data.width, data.height);
+    println!("{source}: {total} clips of up to {} frames:", args.frames);
     println!("| mode | FG-ARI | mBO | mIoU | ARI | video FG-ARI | video mBO |");
     println!("|---|---|---|---|---|---|---|");
     for (name, s) in results {

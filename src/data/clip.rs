@@ -49,6 +49,31 @@ impl Clip {
         &self.ids[self.frame_range(t, n)]
     }
 
+    /// Frames `start..start + len` as a clip of their own. Panics if the
+    /// clip is shorter.
+    pub fn window(&self, start: u32, len: u32) -> Clip {
+        let (n, s, e) = (self.frame_pixels(), start as usize, (start + len) as usize);
+        assert!(e <= self.frames as usize, "window {s}..{e} of a {}-frame clip", self.frames);
+        Clip {
+            rgb: self.rgb[s * n * 3..e * n * 3].to_vec(),
+            ids: self.ids[s * n..e * n].to_vec(),
+            frames: len,
+            width: self.width,
+            height: self.height,
+            num_objects: self.num_objects,
+            seed: self.seed,
+        }
+    }
+
+    /// The first `frames` frames (all of them if the clip is shorter).
+    pub fn truncated(mut self, frames: u32) -> Clip {
+        let t = frames.min(self.frames) as usize;
+        self.rgb.truncate(t * self.frame_pixels() * 3);
+        self.ids.truncate(t * self.frame_pixels());
+        self.frames = t as u32;
+        self
+    }
+
     /// Byte range of frame `t` in a buffer with `n` bytes per frame.
     fn frame_range(&self, t: usize, n: usize) -> std::ops::Range<usize> {
         let frames = self.frames as usize;

@@ -12,6 +12,8 @@
 //!   deterministically; [`clip_seed`] keeps the splits' seeds disjoint.
 //! * [`Scene`] is the reusable world model (sampling, motion, rendering),
 //!   e.g. for an interactive environment that moves one object itself.
+//! * [`files`] reads clips from `.npz` files and PNG folders (recordings,
+//!   MuJoCo renders), the same [`Clip`] the generator makes.
 //! * [`export`] writes PNGs and a preview GIF; [`preview`] draws a
 //!   model's masks next to the ground truth.
 //!
@@ -23,6 +25,7 @@ pub mod clip;
 mod colour;
 pub mod config;
 pub mod export;
+pub mod files;
 pub mod kinds;
 pub mod preview;
 pub mod scene;
@@ -33,6 +36,7 @@ pub mod split;
 pub use clip::{generate_clip, record_clip, Clip, MAX_CLIP_BYTES};
 pub use config::SynthConfig;
 pub use export::{id_palette, write_clip_pngs};
+pub use files::{list_clip_files, load_clip_file};
 pub use kinds::{parse_list, BackgroundKind, MotionKind, ShapeKind};
 pub use scene::{Scene, SceneObject};
 pub use split::{clip_seed, Split, CLIPS_PER_SPLIT};

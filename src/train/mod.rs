@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod losses;
 pub mod objective;
 pub mod schedule;
+pub mod sources;
 pub mod trainer;
 
 pub use trainer::{TrainConfig, Trainer};

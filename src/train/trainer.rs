@@ -18,6 +18,7 @@ use super::evaluate::score_batch;
 use super::losses::LossWeights;
 use super::objective::{Objective, Terms};
 use super::schedule::LrSchedule;
+use super::sources::{ClipSources, DataSource};
 use crate::data::{Split, SynthConfig};
 use crate::error::{Error, Result};
 use crate::model::grouping::InitInput;
@@ -41,6 +42,10 @@ pub struct TrainConfig {
     pub eval_clips: usize,
     #[serde(default)]
     pub losses: LossWeights,
+    /// Training clips from several sources mixed by weight (clip files and
+    /// the generator `data`); empty = the generator alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<DataSource>,
     /// Start from this bundle's weights (same architecture as `model`)
     /// instead of a fresh initialisation; the schedule starts at step 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,7 +138,7 @@ impl Trainer {
     /// Trains until `config.steps`, checkpointing and validating on the way.
     pub fn run(&mut self) -> Result<()> {
         let c = self.config.clone();
-        let data = SynthConfig { frames: c.clip_frames, ..c.data.clone() };
+        let sources = ClipSources::new(&c.sources, &c.data, c.clip_frames, c.seed as u64)?;
         let eval_data = SynthConfig { frames: c.data.frames, ..c.data.clone() };
         let mut opt = tch::nn::Adam::default().build(&self.model.vs, c.lr.at(self.step))?;
         let mut objective = Objective::new(&self.model, c.losses.clone())?;
@@ -148,8 +153,7 @@ impl Trainer {
         while self.step < c.steps {
             let lr = c.lr.at(self.step);
             opt.set_lr(lr);
-            let batch =
-                clip_batch(&data, Split::Train, self.step * c.batch_size as u64, c.batch_size, self.model.device())?;
+            let batch = sources.batch(self.step, c.batch_size, self.model.device())?;
             let step_terms = self.clip_terms(&mut objective, &batch)?;
             let loss = step_terms.total.shallow_clone();
             let loss_value = loss.double_value(&[]);
