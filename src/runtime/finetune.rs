@@ -240,7 +240,9 @@ impl Finetuner {
     }
 
     pub fn stats(&self) -> FinetuneStats {
-        self.control.state.lock().stats.clone()
+        let st = self.control.state.lock();
+        // `paused` is the control flag itself: it holds from the call on.
+        FinetuneStats { paused: st.paused, ..st.stats.clone() }
     }
 
     /// New frames arrived: the trainer may have work.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from slotrt import _capi, metrics, runtime, scene, synth
+from slotrt import _capi, finetune, metrics, runtime, scene, synth
 from slotrt._capi import lib
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +60,8 @@ MIRRORS = {
     scene._Object: "slotrt_scene_object",
     synth._Options: "slotrt_synth_options",
     synth._Info: "slotrt_synth_clip_info",
+    finetune._FinetuneOptions: "slotrt_finetune_options",
+    finetune._FinetuneStats: "slotrt_finetune_stats",
 }
 
 _PIXELS = (ctypes.c_uint8 * (2 * 2 * 3))()
@@ -71,6 +73,7 @@ INIT_CASES = {
     "slotrt_model_options_init": (runtime._ModelOptions, ()),
     "slotrt_session_options_init": (runtime._SessionOptions, ()),
     "slotrt_synth_options_init": (synth._Options, ()),
+    "slotrt_finetune_options_init": (finetune._FinetuneOptions, ()),
 }
 
 
@@ -148,10 +151,12 @@ ENUM_TABLES = {
     "runtime.PRECISIONS": ("slotrt_precision", _table("SLOTRT_PRECISION_", runtime.PRECISIONS), True),
     "runtime.LAYOUTS": ("slotrt_layout", _table("SLOTRT_LAYOUT_", runtime.LAYOUTS), True),
     "runtime device_type literals": ("slotrt_device_type", _device_literals(), True),
+    "finetune.PARTS": ("slotrt_part", _table("SLOTRT_PART_", finetune.PARTS), True),
+    "finetune.DEVICE_TYPES": ("slotrt_device_type", _table("SLOTRT_DEVICE_TYPE_", finetune.DEVICE_TYPES), True),
     "synth.SPLITS": ("slotrt_split", _table("SLOTRT_SPLIT_", synth.SPLITS, {"val": "VALIDATION"}), True),
 }
 # Header enums Python only passes through as raw bit sets or does not use.
-NOT_MIRRORED = {"slotrt_shape", "slotrt_background", "slotrt_motion", "slotrt_part"}
+NOT_MIRRORED = {"slotrt_shape", "slotrt_background", "slotrt_motion"}
 
 
 def test_every_header_enum_is_accounted_for():

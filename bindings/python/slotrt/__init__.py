@@ -41,6 +41,8 @@ _EXPORTS = {
     "ari": ".metrics",
     "fg_ari": ".metrics",
     "score_clip": ".metrics",
+    "Finetuning": ".finetune",
+    "FinetuneStats": ".finetune",
     "Clip": ".synth",
     "generate_clip": ".synth",
 }

@@ -151,6 +151,7 @@ _sig("slotrt_session_step", _vp, ctypes.c_size_t, ctypes.POINTER(_Frame), _u8p, 
 _sig("slotrt_session_get_stats", _vp, ctypes.POINTER(_SessionStats))
 _sig("slotrt_stream_open", _vp, _vpp)
 _sig("slotrt_stream_push", _vp, ctypes.POINTER(_Frame))
+_sig("slotrt_stream_push_with_masks", _vp, ctypes.POINTER(_Frame), _u8p, ctypes.c_size_t)
 _sig("slotrt_stream_poll", _vp, ctypes.c_uint32, ctypes.POINTER(_Result))
 _sig("slotrt_stream_process", _vp, ctypes.POINTER(_Frame), ctypes.POINTER(_Result))
 _sig("slotrt_stream_reset", _vp)
@@ -166,6 +167,20 @@ for _name in ("slotrt_model_free", "slotrt_session_free", "slotrt_stream_free"):
 
 
 # ---- frames ----------------------------------------------------------------
+
+def _instance_ids(ids, f: _Frame) -> np.ndarray:
+    """Per-pixel instance ids of a frame as packed uint8 [H, W]."""
+    ids = np.asarray(ids)
+    if ids.shape != (f.height, f.width):
+        raise _bad_frame(f"ids must have the frame's shape ({f.height}, {f.width}), got {ids.shape}")
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise _bad_frame(f"ids must hold integers, got {ids.dtype}")
+    if ids.dtype != np.uint8:
+        if ids.size and (ids.min() < 0 or ids.max() > 255):
+            raise _bad_frame(f"ids must be in 0..255, found {int(ids.min())}..{int(ids.max())}")
+        ids = ids.astype(np.uint8)
+    return np.ascontiguousarray(ids)
+
 
 def _frame(array: np.ndarray, fmt: Optional[str], timestamp_ns: int = 0, tag: int = 0) -> _Frame:
     """Describes a numpy image to the C API without copying it."""
@@ -411,6 +426,23 @@ class Session(_Handle):
         self._streams = []
 
 
+    def start_finetune(self, **options) -> "Finetuning":
+        """Starts online fine-tuning while the session serves; `options`
+        are slotrt_finetune_options fields (see slotrt.finetune). Returns a
+        handle to pause / resume / revert / stop it; as a context manager
+        it stops on exit."""
+        from .finetune import Finetuning
+
+        return Finetuning(self, **options)
+
+    finetuning = start_finetune
+
+    def save_model(self, path) -> None:
+        """Saves the weights serving now (fine-tuned or not) as a bundle."""
+        from .finetune import save_model
+
+        save_model(self, path)
+
     def open_stream(self) -> "Stream":
         handle = ctypes.c_void_p()
         check(lib.slotrt_stream_open(self.handle, ctypes.byref(handle)))
@@ -482,10 +514,18 @@ class Stream(_Handle):
         self._max_pixels = 1
 
 
-    def push(self, frame: np.ndarray, fmt: Optional[str] = None, timestamp_ns: int = 0, tag: int = 0) -> None:
-        """Queues a frame for the session's worker (copied during the call)."""
+    def push(self, frame: np.ndarray, fmt: Optional[str] = None, timestamp_ns: int = 0, tag: int = 0,
+             ids: Optional[np.ndarray] = None) -> None:
+        """Queues a frame for the session's worker (copied during the call).
+        `ids`: the frame's instance ids [H, W] (0 = background, any number
+        of instances, the same id for the same object in every frame, e.g.
+        a simulator's segmentation), which guided fine-tuning learns from."""
         f = _frame(frame, fmt, timestamp_ns, tag)
-        check(lib.slotrt_stream_push(self.handle, ctypes.byref(f)))
+        if ids is None:
+            check(lib.slotrt_stream_push(self.handle, ctypes.byref(f)))
+        else:
+            ids = _instance_ids(ids, f)
+            check(lib.slotrt_stream_push_with_masks(self.handle, ctypes.byref(f), ids.ctypes.data_as(_u8p), ids.size))
         self._max_pixels = max(self._max_pixels, f.width * f.height)
 
     def _prepare(self, label_shape: Optional[tuple]) -> Result:
