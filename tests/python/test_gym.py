@@ -85,3 +85,28 @@ def test_vector_wrapper_resets_exactly_the_ended_envs(model, mode):
         ended_before = ended
     assert wrapped.session.stats["frames_out"] == 30
     wrapped.close()
+
+
+def test_slot_observation_fine_tunes_while_the_agent_acts():
+    import time
+
+    import slotrt
+    from slotrt.envs import ReachEnv
+    from slotrt.gym import SlotObservation
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    with slotrt.Model.load(root / "models" / "savi-small-64.safetensors") as model:
+        env = SlotObservation(ReachEnv(), model, finetune=dict(batch_clips=2, clip_frames=2, publish_every=1),
+                              instance_ids=lambda env, info: info["ids"], warmup=False)
+        obs, _ = env.reset(seed=0)
+        session = env.session
+        started = time.time()
+        while env.tuner.stats.steps < 2 and time.time() - started < 120:
+            obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                obs, _ = env.reset(seed=1)
+        stats = env.tuner.stats
+        assert stats.steps >= 2 and stats.terms[3] > 0 and stats.terms[0] == 0, stats
+        assert obs["slots"].shape == (6, 64) and env.session is session, "seeded resets keep the trained session"
+        env.close()
+        assert not env.tuner.final.running

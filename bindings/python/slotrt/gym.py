@@ -4,6 +4,12 @@ SlotObservation(env, model): one stream per environment; the observation
 becomes {"slots": [K, D], "active": [K]} (+ "masks" [K, h, w], + "pixels"),
 and the stream starts a new episode (fresh slots) at every env.reset().
 
+SlotObservation(env, model, finetune={...}, instance_ids=callable) also
+fine-tunes the model online while the agent acts: each frame goes to the
+session with its instance ids (a simulator's segmentation render, from
+`instance_ids(env, info)`) and the session's trainer adapts the slots to
+the scenes the agent sees (slotrt.finetune; `wrapper.tuner` has its stats).
+
 SlotVectorObservation(vector_env, model): one Session.step call per vector
 step for all N environments, with the per-index resets gymnasium's
 autoreset implies (NEXT_STEP: the observation after an episode ended is a
@@ -12,7 +18,7 @@ reset observation; SAME_STEP: the observation of the ending step is).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import gymnasium
 import numpy as np
@@ -37,11 +43,19 @@ class SlotObservation(gymnasium.ObservationWrapper):
     """Image observations -> slot observations, carried across an episode."""
 
     def __init__(self, env: gymnasium.Env, model: Model, keep_pixels: bool = False, keep_masks: bool = False,
-                 **session_options):
+                 finetune: Optional[dict] = None, instance_ids: Optional[Callable] = None, **session_options):
+        """`finetune`: slotrt_finetune_options fields (slotrt.finetune) to
+        adapt the model while the agent acts; with `instance_ids(env, info)
+        -> [H, W] ids` the guided term is on by default (guided=1,
+        reconstruction=0, the setting measured best on simulator video)."""
         super().__init__(env)
         self.model, self.session_options = model, session_options
         self.session = Session(model, **session_options)
         self.stream = self.session.open_stream()
+        self.instance_ids, self.tuner = instance_ids, None
+        if finetune is not None:
+            defaults = {"guided": 1.0, "reconstruction": 0.0} if instance_ids else {}
+            self.tuner = self.session.start_finetune(**{**defaults, **finetune})
         self.keep_pixels, self.keep_masks = keep_pixels, keep_masks
         fields = _slot_spaces(model, self.session.mask_size, keep_masks)
         if keep_pixels:
@@ -49,7 +63,8 @@ class SlotObservation(gymnasium.ObservationWrapper):
         self.observation_space = spaces.Dict(fields)
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
-        if seed is not None:
+        # While fine-tuning, the session (and the weights it trained) stays.
+        if seed is not None and self.tuner is None:
             # A seeded reset reproduces the slots too: a deterministic
             # session whose slot noise comes from the same seed.
             self.stream.close()
@@ -59,10 +74,25 @@ class SlotObservation(gymnasium.ObservationWrapper):
             self.stream = self.session.open_stream()
         else:
             self.stream.reset()
-        return super().reset(seed=seed, options=options)
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._slots(obs, info), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._slots(obs, info), reward, terminated, truncated, info
+
+    def _slots(self, observation: np.ndarray, info: dict) -> dict:
+        if self.instance_ids is None:
+            return self.observation(observation)
+        # Queued with its ids (what guided fine-tuning learns from) and
+        # waited for: the same result process() gives.
+        self.stream.push(observation, ids=self.instance_ids(self.env, info))
+        return self._pack(self.stream.poll(), observation)
 
     def observation(self, observation: np.ndarray) -> dict:
-        r = self.stream.process(observation)
+        return self._pack(self.stream.process(observation), observation)
+
+    def _pack(self, r, observation: np.ndarray) -> dict:
         out = {"slots": r.slots, "active": r.active.astype(np.int8)}
         if self.keep_masks:
             out["masks"] = r.masks
@@ -71,6 +101,8 @@ class SlotObservation(gymnasium.ObservationWrapper):
         return out
 
     def close(self):
+        if self.tuner is not None:
+            self.tuner.stop()
         self.stream.close()
         self.session.close()
         super().close()
