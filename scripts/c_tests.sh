@@ -41,15 +41,19 @@ cc "${cflags[@]}" examples/c/synth_and_score.c -o "$out/example_synth_and_score"
 cc "${cflags[@]}" examples/c/stream_demo.c -o "$out/example_stream_demo" "${shared_link[@]}"
 c++ "${cxxflags[@]}" -I"$root/bindings/cpp" examples/cpp/vector_env.cpp -o "$out/example_vector_env" "${shared_link[@]}"
 
-status=0
+# Each program run is one test case (its CHECKs are counted inside it and
+# printed as "checks", which scripts/test.sh does not add up).
+status=0 cases_ok=0 cases_failed=0
 model="$root/models/savi-small-64.safetensors"
+run_case() {
+  echo "--- $1"
+  if "${@:2}"; then cases_ok=$((cases_ok + 1)); else cases_failed=$((cases_failed + 1)); status=1; fi
+}
 for t in test_capi_shared test_capi_static test_capi_sanitized test_header_cpp example_synth_and_score \
   test_runtime_shared test_runtime_static test_runtime_sanitized; do
-  echo "--- $t"
-  ASAN_OPTIONS=detect_leaks=1 "$out/$t" "$model" || status=1
+  run_case "$t" env ASAN_OPTIONS=detect_leaks=1 "$out/$t" "$model"
 done
-echo "--- example_stream_demo"
-"$out/example_stream_demo" "$model" "$out/stream_demo" 6 | tail -3 || status=1
-echo "--- example_vector_env"
-"$out/example_vector_env" "$model" 8 | tail -3 || status=1
+run_case example_stream_demo bash -c "set -o pipefail; '$out/example_stream_demo' '$model' '$out/stream_demo' 6 | tail -3"
+run_case example_vector_env bash -c "set -o pipefail; '$out/example_vector_env' '$model' 8 | tail -3"
+echo "c tests: $cases_ok passed, $cases_failed failed"
 exit $status

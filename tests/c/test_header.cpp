@@ -20,6 +20,6 @@ int main() {
     std::vector<uint8_t> rgb(options.width * options.height * 3);
     failed += slotrt_synth_clip_frame(clip, 1, rgb.data(), rgb.size(), nullptr, 0) != SLOTRT_STATUS_OK;
     slotrt_synth_clip_free(clip);
-    std::printf("cpp_header: %d passed, %d failed\n", 3 - failed, failed);
+    std::printf("cpp_header: %d checks ok, %d checks failed\n", 3 - failed, failed);
     return failed == 0 ? 0 : 1;
 }

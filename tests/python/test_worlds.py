@@ -124,3 +124,26 @@ def test_mujoco_example_writes_an_overlay_gif(tmp_path):
     assert out.stat().st_size > 1000 and 0.0 <= scores.ari <= 1.0
     out, _ = module.main(["--robot", "--frames", "3", "--out", str(tmp_path / "r.gif")])
     assert out.stat().st_size > 1000
+
+
+def test_slotrt_finetune_adapts_on_clip_files(tmp_path):
+    binary = Path(os.environ.get("SLOTRT_LIBRARY", ROOT / "target/debug/libslotrt.so")).parent / "slotrt"
+    if not binary.exists():
+        pytest.skip(f"{binary} not built")
+    import slotrt
+
+    for split, folder in (("train", "stream"), ("test", "held_out")):
+        for i in range(2):
+            clip = slotrt.generate_clip(split, i, frames=6)
+            save_clip(tmp_path / folder / f"clip_{i}.npz", clip.rgb, clip.ids)
+    args = [str(binary), "finetune", "--model", str(ROOT / "models" / "savi-small-64.safetensors"),
+            "--data", str(tmp_path / "stream"), "--eval-data", str(tmp_path / "held_out"), "--guided",
+            "--reconstruction", "0", "--minutes", "0.05", "--final-clips", "2", "--eval-clips", "2",
+            "--eval-every", "600", "--out", str(tmp_path / "out")]
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "| streamed (shifted) |" in done.stdout and (tmp_path / "out" / "finetuned.safetensors").exists()
+    np.savez(tmp_path / "stream" / "clip_9.npz", frames=np.zeros((6, 64, 64, 3), np.uint8),
+             ids=np.zeros((5, 64, 64), np.uint8))
+    failed = subprocess.run(args, capture_output=True, text=True)
+    assert failed.returncode != 0 and "clip_9.npz" in failed.stderr and "field 'ids'" in failed.stderr

@@ -1,11 +1,12 @@
-//! `slotrt finetune`: stream a shifted synthetic domain through a model
-//! with online fine-tuning on, and measure adaptation over time.
+//! `slotrt finetune`: stream a shifted synthetic domain, or a user's clip
+//! files (recordings, simulator renders), through a model with online
+//! fine-tuning on, and measure adaptation over time on held-out clips.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use slotrt::data::{generate_clip, Clip, Split, SynthConfig};
+use slotrt::data::{generate_clip, list_clip_files, load_clip_file, Clip, Split, SynthConfig};
 use slotrt::metrics::ClipScores;
 use slotrt::model::refine::{GuidedFilter, RefineConfig};
 use slotrt::model::SlotModel;
@@ -13,7 +14,8 @@ use slotrt::runtime::{
     FinetuneOptions, Frame, FrameResult, MaskRefinement, ModelOptions, OverflowPolicy, PixelFormat, RuntimeModel,
     Session, SessionOptions, TrainParts,
 };
-use slotrt::train::evaluate::score_split;
+use slotrt::train::batch::stack_clips;
+use slotrt::train::evaluate::{predict_masks, score_predictions, score_split, MeanScores};
 use slotrt::train::losses::LossWeights;
 use slotrt::{Error, Result};
 
@@ -22,12 +24,17 @@ pub struct FinetuneArgs {
     /// Model bundle (.safetensors) to adapt.
     #[arg(long)]
     model: PathBuf,
-    /// The streamed domain, a SynthConfig as JSON (as `slotrt eval --data`;
-    /// `scripts/domains/` has some). Default: `SynthConfig::shifted_domain()`,
-    /// unseen star and cross shapes on textured backgrounds. Its `frames` is
-    /// the episode length of each camera.
+    /// The streamed domain: clip files (a folder of .npz clips or PNG clip
+    /// folders, with ids for --guided; each clip is one camera episode), or
+    /// a SynthConfig as JSON (as `slotrt eval --data`; `scripts/domains/`
+    /// has some). Default: `SynthConfig::shifted_domain()`, unseen star and
+    /// cross shapes on textured backgrounds.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Held-out clip files of the streamed domain to score before, during
+    /// and after (needed with clip files in --data; never streamed).
+    #[arg(long)]
+    eval_data: Option<PathBuf>,
     /// Wall-clock minutes of streaming.
     #[arg(long, default_value_t = 10.0)]
     minutes: f64,
@@ -109,18 +116,88 @@ struct Point {
     video_fg_ari: f64,
 }
 
-/// Scores `model`'s masks refined by `refine` (what the session serves).
-fn score(model: &RuntimeModel, refine: Option<GuidedFilter>, data: &SynthConfig, clips: usize) -> Result<ClipScores> {
-    let eval = SynthConfig { frames: 8, ..data.clone() };
-    let refine = refine.map(RefineConfig::GuidedFilter);
-    if model.config().refine == refine {
-        return score_split(model.slot_model(), &eval, Split::Test, clips, 8, true);
+/// The streamed domain.
+enum Domain {
+    Synth(SynthConfig),
+    /// Clips streamed (cycled) and held-out clips scored.
+    Files {
+        stream: Vec<Clip>,
+        held_out: Vec<Clip>,
+    },
+}
+
+impl Domain {
+    fn open(data: Option<&PathBuf>, eval_data: Option<&PathBuf>, guided: bool) -> Result<Domain> {
+        let load = |dir: &PathBuf, ids: bool| -> Result<Vec<Clip>> {
+            list_clip_files(dir)?.iter().map(|p| load_clip_file(p, ids)).collect()
+        };
+        match data {
+            Some(p) if p.is_dir() || p.extension().is_some_and(|e| e == "npz") => {
+                let eval = eval_data.ok_or_else(|| {
+                    Error::invalid("--data with clip files needs --eval-data: held-out clips of that domain to score")
+                })?;
+                Ok(Domain::Files { stream: load(p, guided)?, held_out: load(eval, true)? })
+            }
+            Some(p) => Ok(Domain::Synth(SynthConfig::from_json_file(p)?)),
+            None => Ok(Domain::Synth(SynthConfig { frames: 16, ..SynthConfig::shifted_domain() })),
+        }
     }
-    let mut config = model.config().clone();
-    config.refine = refine;
-    let mut scoring = SlotModel::with_base_dir(&config, model.info().device, model.base_dir())?;
-    tch::no_grad(|| scoring.vs.copy(&model.slot_model().vs))?;
-    score_split(&scoring, &eval, Split::Test, clips, 8, true)
+
+    /// The clip camera episode `index` plays.
+    fn clip(&self, index: u64) -> Result<Clip> {
+        match self {
+            Domain::Synth(c) => generate_clip(c, Split::Train, index),
+            Domain::Files { stream, .. } => Ok(stream[index as usize % stream.len()].clone()),
+        }
+    }
+
+    /// (width, height) of its frames, checked to be one size.
+    fn size(&self) -> Result<(usize, usize)> {
+        match self {
+            Domain::Synth(c) => Ok((c.width as usize, c.height as usize)),
+            Domain::Files { stream, held_out } => {
+                let first = (stream[0].width, stream[0].height);
+                match stream.iter().chain(held_out).find(|c| (c.width, c.height) != first) {
+                    Some(c) => Err(Error::invalid(format!(
+                        "clip files mix sizes: {}x{} and {}x{}",
+                        first.0, first.1, c.width, c.height
+                    ))),
+                    None => Ok((first.0 as usize, first.1 as usize)),
+                }
+            }
+        }
+    }
+}
+
+/// Scores `model`'s masks refined by `refine` (what the session serves) on
+/// up to `clips` held-out clips of `domain`, 8 frames each.
+fn score(model: &RuntimeModel, refine: Option<GuidedFilter>, domain: &Domain, clips: usize) -> Result<ClipScores> {
+    let refine = refine.map(RefineConfig::GuidedFilter);
+    let scoring;
+    let slot_model = if model.config().refine == refine {
+        model.slot_model()
+    } else {
+        let mut config = model.config().clone();
+        config.refine = refine;
+        let mut m = SlotModel::with_base_dir(&config, model.info().device, model.base_dir())?;
+        tch::no_grad(|| m.vs.copy(&model.slot_model().vs))?;
+        scoring = m;
+        &scoring
+    };
+    match domain {
+        Domain::Synth(data) => {
+            score_split(slot_model, &SynthConfig { frames: 8, ..data.clone() }, Split::Test, clips, 8, true)
+        }
+        Domain::Files { held_out, .. } => {
+            let mut means = MeanScores::default();
+            for chunk in held_out[..clips.min(held_out.len())].chunks(8) {
+                let len = chunk.iter().map(|c| c.frames).min().unwrap_or(1).min(8);
+                let batch = stack_clips(chunk.iter().map(|c| c.clone().truncated(len)).collect(), model.info().device);
+                score_predictions(&batch, &predict_masks(slot_model, &batch, true, 0)?, &mut means)?;
+            }
+            Ok(means.mean())
+        }
+    }
 }
 
 fn parse_parts(list: &str) -> Result<TrainParts> {
@@ -152,18 +229,13 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let model = RuntimeModel::load(&args.model, &ModelOptions::default())?;
     let refine = args.refine.resolve(model.config())?;
-    let shifted = match &args.data {
-        Some(path) => SynthConfig::from_json_file(path)?,
-        None => SynthConfig { frames: 16, ..SynthConfig::shifted_domain() },
-    };
+    let shifted = Domain::open(args.data.as_ref(), args.eval_data.as_ref(), args.guided)?;
     let (width, height) = (model.info().input_width, model.info().input_height);
-    if (shifted.width as usize, shifted.height as usize) != (width, height) {
-        return Err(Error::invalid(format!(
-            "--data: frames of {}x{} but the model takes {width}x{height}",
-            shifted.width, shifted.height
-        )));
+    let (w, h) = shifted.size()?;
+    if (w, h) != (width, height) {
+        return Err(Error::invalid(format!("--data: frames of {w}x{h} but the model takes {width}x{height}")));
     }
-    let original = SynthConfig::default();
+    let original = Domain::Synth(SynthConfig::default());
     println!("scoring the loaded model on {} held-out clips of each domain...", args.final_clips);
     let before =
         (score(&model, refine, &shifted, args.final_clips)?, score(&model, refine, &original, args.final_clips)?);
@@ -201,7 +273,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     let mut clips: Vec<Clip> = Vec::new();
     let mut next_clip = 0u64;
     for _ in 0..args.streams {
-        clips.push(generate_clip(&shifted, Split::Train, next_clip)?);
+        clips.push(shifted.clip(next_clip)?);
         next_clip += 1;
     }
     let total = Duration::from_secs_f64(args.minutes * 60.0);
@@ -242,11 +314,12 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             stream.poll(None, &mut result)?;
         }
         t += 1;
-        if t == shifted.frames as usize {
-            // Every camera moves on to a new scene: a new episode.
+        // Every camera moves on to a new scene together (a new episode)
+        // when the shortest of their clips ends.
+        if clips.iter().any(|c| t == c.frames as usize) {
             t = 0;
             for (stream, clip) in streams.iter().zip(clips.iter_mut()) {
-                *clip = generate_clip(&shifted, Split::Train, next_clip)?;
+                *clip = shifted.clip(next_clip)?;
                 next_clip += 1;
                 stream.reset()?;
             }
