@@ -121,7 +121,7 @@ def test_mujoco_example_writes_an_overlay_gif(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out, scores = module.main(["--frames", "4", "--out", str(tmp_path / "m.gif")])
-    assert out.stat().st_size > 1000 and 0.0 <= scores.ari <= 1.0
+    assert out.stat().st_size > 1000 and -1.0 <= scores.ari <= 1.0 and 0.0 <= scores.fg_ari <= 1.0
     out, _ = module.main(["--robot", "--frames", "3", "--out", str(tmp_path / "r.gif")])
     assert out.stat().st_size > 1000
 
