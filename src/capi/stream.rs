@@ -132,11 +132,11 @@ pub unsafe extern "C" fn slotrt_stream_poll(
         let out = unsafe { arg_mut(result, "result") }?;
         check_struct_size(out.struct_size, size_of::<SlotrtResult>(), "result")?;
         let taken = s.stream.poll_with(timeout(timeout_ms), |r| {
-            check_result_buffers(out, ResultSizes::of(r), "result").map_err(to_error)?;
+            check_result_buffers(out, ResultSizes::of(r), "result")?;
             unsafe { write_result(r, out) };
-            Ok(())
-        });
-        match taken.map_err(CallError::from)? {
+            Ok::<(), CallError>(())
+        })?;
+        match taken {
             Some(()) => Ok(()),
             None => Err(timed_out(timeout_ms)),
         }
@@ -209,13 +209,6 @@ impl SlotrtStream {
     fn stream_model_info(&self) -> (usize, usize) {
         let info = self.stream.model_info();
         (info.num_slots, info.slot_dim)
-    }
-}
-
-fn to_error(e: CallError) -> crate::Error {
-    match e.status {
-        SlotrtStatus::BufferTooSmall => crate::Error::BufferTooSmall(e.message),
-        _ => crate::Error::InvalidArgument(e.message),
     }
 }
 
