@@ -58,6 +58,8 @@ impl Error {
             Error::BadModel(m) => Error::BadModel(m.clone()),
             Error::Unsupported(m) => Error::Unsupported(m.clone()),
             Error::DeviceUnavailable(m) => Error::DeviceUnavailable(m.clone()),
+            // Same message: TchError's Display would prefix it a second time.
+            Error::Torch(tch::TchError::Torch(m)) => Error::Torch(tch::TchError::Torch(m.clone())),
             Error::Torch(e) => Error::Torch(tch::TchError::Torch(e.to_string())),
             Error::BufferTooSmall(m) => Error::BufferTooSmall(m.clone()),
             Error::Closed(m) => Error::Closed(m.clone()),
@@ -74,7 +76,12 @@ impl Error {
     pub(crate) fn from_step_panic(payload: &(dyn Any + Send)) -> Error {
         let message = panic_message(payload);
         match message.strip_prefix(TCH_UNWRAP_PREFIX) {
-            Some(torch) => Error::Torch(tch::TchError::Torch(torch.trim_end_matches(')').trim_matches('"').to_owned())),
+            Some(torch) => {
+                // `Torch("...")`: the Debug form of tch's error.
+                let quoted = torch.strip_suffix(')').unwrap_or(torch);
+                let text = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or(quoted);
+                Error::Torch(tch::TchError::Torch(text.to_owned()))
+            }
             None => Error::Internal(format!("the model step panicked: {message}")),
         }
     }
@@ -113,7 +120,8 @@ mod tests {
         let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.matmul(&b))).unwrap_err();
         let err = Error::from_step_panic(payload.as_ref());
         assert!(matches!(err, Error::Torch(_)), "{err:?}");
-        assert!(err.to_string().starts_with("libtorch: mat1 and mat2"), "{err}");
+        assert!(err.to_string().starts_with("libtorch: ") && err.to_string().contains("mat1 and mat2"), "{err}");
+        assert_eq!(err.duplicate().to_string(), err.to_string(), "a duplicate reads the same");
         let payload = std::panic::catch_unwind(|| panic!("index out of range")).unwrap_err();
         let err = Error::from_step_panic(payload.as_ref());
         assert!(matches!(&err, Error::Internal(m) if m.ends_with("panicked: index out of range")), "{err:?}");
