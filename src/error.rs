@@ -80,7 +80,8 @@ impl Error {
                 // `Torch("...")`: the Debug form of tch's error.
                 let quoted = torch.strip_suffix(')').unwrap_or(torch);
                 let text = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or(quoted);
-                Error::Torch(tch::TchError::Torch(text.to_owned()))
+                // Undo the Debug escapes, so it reads as through an `f_` call.
+                Error::Torch(tch::TchError::Torch(text.replace("\\n", "\n").replace("\\\"", "\"")))
             }
             None => Error::Internal(format!("the model step panicked: {message}")),
         }

@@ -385,6 +385,3 @@ pub(crate) fn bits_to_values<C: Copy, T>(
 pub(crate) fn values_to_bits<C: Copy, T: PartialEq>(values: &[T], all: &[C], to_rust: fn(C) -> T) -> u32 {
     all.iter().enumerate().filter(|(_, c)| values.contains(&to_rust(**c))).map(|(i, _)| 1u32 << i).sum()
 }
-
-#[cfg(test)]
-mod tests;

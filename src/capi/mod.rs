@@ -36,6 +36,8 @@ pub mod metrics;
 pub mod overlay;
 
 #[cfg(test)]
+mod enum_tests;
+#[cfg(test)]
 mod failure_paths;
 
 pub use status::SlotrtStatus;

@@ -1,7 +1,12 @@
 //! Every C enum value round-trips through its conversion table.
 
-use super::*;
-use crate::capi::status::SlotrtStatus;
+use super::enums::*;
+use super::status::SlotrtStatus;
+use crate::data::{ShapeKind, Split};
+use crate::model::config::MaskKind;
+use crate::model::{Layout, Precision};
+use crate::runtime::{MaskRefinement, MaskSource, PixelFormat};
+use tch::Device;
 
 /// Every C value, in order from 0 with no gap, maps to a distinct Rust
 /// value; the next number is unknown.
