@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use slotrt::capi::enums::SlotrtMaskRefinement;
 use slotrt::capi::frames::{slotrt_frame_init, slotrt_result_init, SlotrtFrame, SlotrtResult};
 use slotrt::capi::model::{slotrt_model_free, slotrt_model_load, SlotrtModel};
 use slotrt::capi::session::{
-    slotrt_session_create, slotrt_session_free, slotrt_session_options_init, SlotrtMaskRefinement, SlotrtSession,
-    SlotrtSessionOptions,
+    slotrt_session_create, slotrt_session_free, slotrt_session_options_init, SlotrtSession, SlotrtSessionOptions,
 };
 use slotrt::capi::stream::{slotrt_stream_free, slotrt_stream_open, slotrt_stream_process, SlotrtStream};
 use slotrt::capi::SlotrtStatus;

@@ -32,11 +32,6 @@
 #include <stdint.h>
 
 /**
- * Pass as `timeout_ms` to wait without limit.
- */
-#define SLOTRT_WAIT_FOREVER UINT32_MAX
-
-/**
  * Library version, major part (semantic versioning).
  */
 #define SLOTRT_VERSION_MAJOR 0
@@ -57,6 +52,11 @@
  * functions, statuses or enum values does not bump it.
  */
 #define SLOTRT_ABI_VERSION 7
+
+/**
+ * Pass as `timeout_ms` to wait without limit.
+ */
+#define SLOTRT_WAIT_FOREVER UINT32_MAX
 
 /**
  * Result of every fallible slotrt call. `SLOTRT_STATUS_OK` is 0; any other
@@ -150,145 +150,6 @@ typedef int32_t slotrt_status;
 #endif // __cplusplus
 
 /**
- * Object shapes. Use as bit positions in `slotrt_synth_options.shapes`:
- * `(1u << SLOTRT_SHAPE_DISC) | (1u << SLOTRT_SHAPE_SQUARE)`.
- */
-enum slotrt_shape
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  SLOTRT_SHAPE_DISC = 0,
-  SLOTRT_SHAPE_SQUARE = 1,
-  SLOTRT_SHAPE_TRIANGLE = 2,
-  SLOTRT_SHAPE_ELLIPSE = 3,
-  SLOTRT_SHAPE_STAR = 4,
-  SLOTRT_SHAPE_CROSS = 5,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum slotrt_shape slotrt_shape;
-#else
-typedef uint32_t slotrt_shape;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * Backgrounds; bit positions in `slotrt_synth_options.backgrounds`.
- */
-enum slotrt_background
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  SLOTRT_BACKGROUND_PLAIN = 0,
-  SLOTRT_BACKGROUND_GRADIENT = 1,
-  SLOTRT_BACKGROUND_TEXTURED = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum slotrt_background slotrt_background;
-#else
-typedef uint32_t slotrt_background;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * Motion kinds; bit positions in `slotrt_synth_options.motions`.
- */
-enum slotrt_motion
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * Does not move.
-   */
-  SLOTRT_MOTION_STATIC = 0,
-  /**
-   * Moves in a straight line and bounces off the frame borders.
-   */
-  SLOTRT_MOTION_BOUNCE = 1,
-  /**
-   * Moves in a straight line through the frame: enters and leaves it.
-   */
-  SLOTRT_MOTION_CROSSING = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum slotrt_motion slotrt_motion;
-#else
-typedef uint32_t slotrt_motion;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * Disjoint seed ranges: a clip index means a different clip in each split.
- */
-enum slotrt_split
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  SLOTRT_SPLIT_TRAIN = 0,
-  SLOTRT_SPLIT_VALIDATION = 1,
-  SLOTRT_SPLIT_TEST = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum slotrt_split slotrt_split;
-#else
-typedef uint32_t slotrt_split;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * Pixel layouts a frame may come in. Frames of any size are resized to
- * the model's input size.
- */
-enum slotrt_pixel_format
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * 3 bytes per pixel: R, G, B.
-   */
-  SLOTRT_PIXEL_FORMAT_RGB8 = 0,
-  /**
-   * 3 bytes per pixel: B, G, R (OpenCV's default).
-   */
-  SLOTRT_PIXEL_FORMAT_BGR8 = 1,
-  /**
-   * 4 bytes per pixel: R, G, B, A (alpha ignored).
-   */
-  SLOTRT_PIXEL_FORMAT_RGBA8 = 2,
-  /**
-   * 4 bytes per pixel: B, G, R, A (alpha ignored).
-   */
-  SLOTRT_PIXEL_FORMAT_BGRA8 = 3,
-  /**
-   * 1 byte per pixel, used for all three channels.
-   */
-  SLOTRT_PIXEL_FORMAT_GRAY8 = 4,
-  /**
-   * Three float planes R, G, B with values in [0, 1]; `stride` is the
-   * bytes between rows of a plane and plane p starts at
-   * data + p * stride * height. NaN, infinity or a magnitude above 1e4
-   * (which would overflow the model and poison the carried slots) is
-   * rejected with SLOTRT_STATUS_INVALID_ARGUMENT.
-   */
-  SLOTRT_PIXEL_FORMAT_F32_CHW = 5,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum slotrt_pixel_format slotrt_pixel_format;
-#else
-typedef uint32_t slotrt_pixel_format;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
  * Where a model runs.
  */
 enum slotrt_device_type
@@ -307,6 +168,83 @@ enum slotrt_device_type
 typedef enum slotrt_device_type slotrt_device_type;
 #else
 typedef uint32_t slotrt_device_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Numeric precision of a model's CNN encoder convolutions (the bulk of a
+ * frame's compute without the decoder). Slot Attention, the predictor, the
+ * decoder, normalisation, softmaxes and carried slots always stay fp32.
+ * A reduced precision on a model without a CNN encoder is
+ * SLOTRT_STATUS_UNSUPPORTED.
+ */
+enum slotrt_precision
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Every op in fp32: exact, the default.
+   */
+  SLOTRT_PRECISION_FP32 = 0,
+  /**
+   * Convolutions in bfloat16 (results differ from fp32 by ~1e-2
+   * relative). Faster than fp32 only on CUDA or a CPU with AMX-BF16; with
+   * AVX512-BF16 alone it runs natively but slower than fp32, and without
+   * either libtorch emulates it, many times slower.
+   */
+  SLOTRT_PRECISION_BF16 = 1,
+  /**
+   * Convolutions in float16: CUDA only (SLOTRT_STATUS_UNSUPPORTED on
+   * the CPU).
+   */
+  SLOTRT_PRECISION_FP16 = 2,
+  /**
+   * bf16 where it is faster (CUDA, or a CPU with AMX-BF16), else fp32;
+   * the choice is reported in slotrt_model_info.precision.
+   */
+  SLOTRT_PRECISION_AUTO = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_precision slotrt_precision;
+#else
+typedef uint32_t slotrt_precision;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Memory layout of a model's CNN encoder convolutions. The layouts agree
+ * to float rounding (~1e-5), not bit for bit; deterministic runs with the
+ * same layout are bit-identical. Channels-last on a model without a CNN
+ * encoder is SLOTRT_STATUS_UNSUPPORTED.
+ */
+enum slotrt_layout
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Channels-last on CPUs with AVX-512 (faster there for the shipped
+   * encoder), NCHW elsewhere (where channels-last is slower); the
+   * default. The choice is reported in slotrt_model_info.layout.
+   * Measurements: benches/README.md, "Memory layout".
+   */
+  SLOTRT_LAYOUT_AUTO = 0,
+  /**
+   * libtorch's default: contiguous N, C, H, W.
+   */
+  SLOTRT_LAYOUT_NCHW = 1,
+  /**
+   * Channels innermost in memory, for the input and the weights.
+   */
+  SLOTRT_LAYOUT_CHANNELS_LAST = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_layout slotrt_layout;
+#else
+typedef uint32_t slotrt_layout;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -429,6 +367,52 @@ typedef uint32_t slotrt_mask_refinement;
 #endif // __cplusplus
 
 /**
+ * Pixel layouts a frame may come in. Frames of any size are resized to
+ * the model's input size.
+ */
+enum slotrt_pixel_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * 3 bytes per pixel: R, G, B.
+   */
+  SLOTRT_PIXEL_FORMAT_RGB8 = 0,
+  /**
+   * 3 bytes per pixel: B, G, R (OpenCV's default).
+   */
+  SLOTRT_PIXEL_FORMAT_BGR8 = 1,
+  /**
+   * 4 bytes per pixel: R, G, B, A (alpha ignored).
+   */
+  SLOTRT_PIXEL_FORMAT_RGBA8 = 2,
+  /**
+   * 4 bytes per pixel: B, G, R, A (alpha ignored).
+   */
+  SLOTRT_PIXEL_FORMAT_BGRA8 = 3,
+  /**
+   * 1 byte per pixel, used for all three channels.
+   */
+  SLOTRT_PIXEL_FORMAT_GRAY8 = 4,
+  /**
+   * Three float planes R, G, B with values in [0, 1]; `stride` is the
+   * bytes between rows of a plane and plane p starts at
+   * data + p * stride * height. NaN, infinity or a magnitude above 1e4
+   * (which would overflow the model and poison the carried slots) is
+   * rejected with SLOTRT_STATUS_INVALID_ARGUMENT.
+   */
+  SLOTRT_PIXEL_FORMAT_F32_CHW = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_pixel_format slotrt_pixel_format;
+#else
+typedef uint32_t slotrt_pixel_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Model parts; bit positions in `slotrt_finetune_options.train_parts`.
  */
 enum slotrt_part
@@ -456,78 +440,95 @@ typedef uint32_t slotrt_part;
 #endif // __cplusplus
 
 /**
- * Numeric precision of a model's CNN encoder convolutions (the bulk of a
- * frame's compute without the decoder). Slot Attention, the predictor, the
- * decoder, normalisation, softmaxes and carried slots always stay fp32.
- * A reduced precision on a model without a CNN encoder is
- * SLOTRT_STATUS_UNSUPPORTED.
+ * Object shapes. Use as bit positions in `slotrt_synth_options.shapes`:
+ * `(1u << SLOTRT_SHAPE_DISC) | (1u << SLOTRT_SHAPE_SQUARE)`.
  */
-enum slotrt_precision
+enum slotrt_shape
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  /**
-   * Every op in fp32: exact, the default.
-   */
-  SLOTRT_PRECISION_FP32 = 0,
-  /**
-   * Convolutions in bfloat16 (results differ from fp32 by ~1e-2
-   * relative). Faster than fp32 only on CUDA or a CPU with AMX-BF16; with
-   * AVX512-BF16 alone it runs natively but slower than fp32, and without
-   * either libtorch emulates it, many times slower.
-   */
-  SLOTRT_PRECISION_BF16 = 1,
-  /**
-   * Convolutions in float16: CUDA only (SLOTRT_STATUS_UNSUPPORTED on
-   * the CPU).
-   */
-  SLOTRT_PRECISION_FP16 = 2,
-  /**
-   * bf16 where it is faster (CUDA, or a CPU with AMX-BF16), else fp32;
-   * the choice is reported in slotrt_model_info.precision.
-   */
-  SLOTRT_PRECISION_AUTO = 3,
+  SLOTRT_SHAPE_DISC = 0,
+  SLOTRT_SHAPE_SQUARE = 1,
+  SLOTRT_SHAPE_TRIANGLE = 2,
+  SLOTRT_SHAPE_ELLIPSE = 3,
+  SLOTRT_SHAPE_STAR = 4,
+  SLOTRT_SHAPE_CROSS = 5,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum slotrt_precision slotrt_precision;
+typedef enum slotrt_shape slotrt_shape;
 #else
-typedef uint32_t slotrt_precision;
+typedef uint32_t slotrt_shape;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
 /**
- * Memory layout of a model's CNN encoder convolutions. The layouts agree
- * to float rounding (~1e-5), not bit for bit; deterministic runs with the
- * same layout are bit-identical. Channels-last on a model without a CNN
- * encoder is SLOTRT_STATUS_UNSUPPORTED.
+ * Backgrounds; bit positions in `slotrt_synth_options.backgrounds`.
  */
-enum slotrt_layout
+enum slotrt_background
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SLOTRT_BACKGROUND_PLAIN = 0,
+  SLOTRT_BACKGROUND_GRADIENT = 1,
+  SLOTRT_BACKGROUND_TEXTURED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_background slotrt_background;
+#else
+typedef uint32_t slotrt_background;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Motion kinds; bit positions in `slotrt_synth_options.motions`.
+ */
+enum slotrt_motion
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * Channels-last on CPUs with AVX-512 (measured 8-19% faster there for
-   * the shipped encoder), NCHW elsewhere (slower on an AVX2-only CPU);
-   * the default. The choice is reported in slotrt_model_info.layout.
+   * Does not move.
    */
-  SLOTRT_LAYOUT_AUTO = 0,
+  SLOTRT_MOTION_STATIC = 0,
   /**
-   * libtorch's default: contiguous N, C, H, W.
+   * Moves in a straight line and bounces off the frame borders.
    */
-  SLOTRT_LAYOUT_NCHW = 1,
+  SLOTRT_MOTION_BOUNCE = 1,
   /**
-   * Channels innermost in memory, for the input and the weights.
+   * Moves in a straight line through the frame: enters and leaves it.
    */
-  SLOTRT_LAYOUT_CHANNELS_LAST = 2,
+  SLOTRT_MOTION_CROSSING = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum slotrt_layout slotrt_layout;
+typedef enum slotrt_motion slotrt_motion;
 #else
-typedef uint32_t slotrt_layout;
+typedef uint32_t slotrt_motion;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Disjoint seed ranges: a clip index means a different clip in each split.
+ */
+enum slotrt_split
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SLOTRT_SPLIT_TRAIN = 0,
+  SLOTRT_SPLIT_VALIDATION = 1,
+  SLOTRT_SPLIT_TEST = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum slotrt_split slotrt_split;
+#else
+typedef uint32_t slotrt_split;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -580,104 +581,168 @@ typedef struct slotrt_stream slotrt_stream;
  */
 typedef struct slotrt_synth_clip slotrt_synth_clip;
 
-typedef struct slotrt_finetune_options {
+typedef struct slotrt_model_options {
   /**
-   * sizeof(slotrt_finetune_options); set by slotrt_finetune_options_init.
+   * sizeof(slotrt_model_options); set by slotrt_model_options_init.
    */
   uint32_t struct_size;
   /**
-   * Where training runs (slotrt_device_type + CUDA index); may differ
-   * from the device inference runs on.
+   * A slotrt_device_type value (default CPU).
+   */
+  uint32_t device_type;
+  /**
+   * CUDA device index (CUDA only).
+   */
+  uint32_t device_index;
+  /**
+   * libtorch intra-op threads, 0..=256 (0 = libtorch's default; more is
+   * SLOTRT_STATUS_INVALID_ARGUMENT). libtorch's pool
+   * is process-wide: the last load that sets it wins. When several
+   * threads run models (a session's worker, a fine-tuning trainer, the
+   * caller's process calls), start the process with
+   * OMP_WAIT_POLICY=PASSIVE: idle OpenMP teams otherwise spin on the
+   * cores the others need. Where RSS is watched,
+   * MALLOC_MMAP_THRESHOLD_=262144 (glibc) keeps it flat: by default it
+   * swings as glibc reuses freed tensors. Measurements of both:
+   * benches/README.md.
+   */
+  uint32_t threads;
+  /**
+   * A slotrt_precision value (default SLOTRT_PRECISION_FP32).
+   */
+  uint32_t precision;
+  /**
+   * A slotrt_layout value (default SLOTRT_LAYOUT_AUTO).
+   */
+  uint32_t layout;
+} slotrt_model_options;
+
+/**
+ * What a model needs and returns; fixed for the model's life.
+ */
+typedef struct slotrt_model_info {
+  /**
+   * Set to sizeof(slotrt_model_info) before the call.
+   */
+  uint32_t struct_size;
+  /**
+   * K slots of D floats each.
+   */
+  uint32_t num_slots;
+  uint32_t slot_dim;
+  /**
+   * Frames are resized to this size (any input size is accepted).
+   */
+  uint32_t input_height;
+  uint32_t input_width;
+  /**
+   * Decoder masks (mask source SLOTRT_MASK_SOURCE_DECODER).
+   */
+  uint32_t mask_height;
+  uint32_t mask_width;
+  /**
+   * Attention masks (mask source SLOTRT_MASK_SOURCE_ATTENTION).
+   */
+  uint32_t attention_height;
+  uint32_t attention_width;
+  /**
+   * A slotrt_init_kind value.
+   */
+  uint32_t init;
+  /**
+   * True when slots are carried to the next frame through a predictor.
+   */
+  bool has_predictor;
+  /**
+   * Normalisation after scaling pixels to [0, 1]: (x - mean) / std, per
+   * channel in the model's channel order.
+   */
+  float mean[3];
+  float std[3];
+  /**
+   * True when the model takes channels as B, G, R (frames are converted).
+   */
+  bool bgr;
+  /**
+   * Bundle format version.
+   */
+  uint32_t format_version;
+  /**
+   * A slotrt_device_type value and CUDA index.
    */
   uint32_t device_type;
   uint32_t device_index;
   /**
-   * Adam learning rate (default 1e-4) after a linear warm-up.
+   * The bundle's description; valid while the model handle lives.
    */
-  float lr;
-  uint32_t warmup_steps;
+  const char *description;
   /**
-   * One optimiser step per this many stepped frames (default 1), and at
-   * most max_steps_per_second steps per second (0: no cap).
+   * The slotrt_precision the model runs in (never AUTO: what AUTO chose).
    */
-  uint32_t frames_per_step;
-  float max_steps_per_second;
+  uint32_t precision;
   /**
-   * Frames remembered (default 2048) and the probability that a sampled
-   * clip comes from each stream's newest quarter (default 0.5).
+   * The slotrt_mask_source the model segments with (DECODER or
+   * ATTENTION): what SLOTRT_MASK_SOURCE_MODEL serves.
    */
-  uint32_t replay_capacity;
-  float recent_bias;
+  uint32_t masks;
   /**
-   * Clips per step (default 8) and frames per clip (default 3).
+   * The slotrt_layout the model runs in (never AUTO: what AUTO chose).
    */
-  uint32_t batch_clips;
-  uint32_t clip_frames;
-  /**
-   * Bit set of slotrt_part values that train (default: all).
-   */
-  uint32_t train_parts;
-  /**
-   * Loss weights: reconstruction (default 1), DIAS self-distillation
-   * (0) with its ramp, CODA contrastive lambda (0), guided masks (0).
-   * Each finite and >= 0, at least one > 0 (else INVALID_ARGUMENT).
-   * Guided with reconstruction 0, on a model whose masks are its
-   * attention masks, never runs the decoder: several times the steps;
-   * steps then wait for frames pushed with masks.
-   */
-  float reconstruction;
-  float self_distillation;
-  uint32_t self_distillation_ramp_steps;
-  float contrastive;
-  float guided;
-  /**
-   * Gradient clipping norm (default 1); publish every N steps (10); a
-   * loss above explode_factor x its running mean rolls back (10).
-   */
-  float grad_clip;
-  uint32_t publish_every;
-  float explode_factor;
-  uint64_t seed;
-  /**
-   * Serve an exponential moving average of the trained weights with
-   * this decay per step (default 0: the trained weights as they are;
-   * 0.95-0.99 smooths out the noise of online steps). In [0, 1).
-   */
-  float ema_decay;
-  /**
-   * After warm-up, cosine decay of the learning rate from `lr` to
-   * `lr * min_lr_ratio` over decay_steps steps, then constant (default
-   * 0: constant lr). min_lr_ratio in [0, 1] (default 0.1).
-   */
-  uint32_t decay_steps;
-  float min_lr_ratio;
-} slotrt_finetune_options;
+  uint32_t layout;
+} slotrt_model_info;
 
-typedef struct slotrt_finetune_stats {
+typedef struct slotrt_session_options {
   /**
-   * Set to sizeof(slotrt_finetune_stats) before the call.
+   * sizeof(slotrt_session_options); set by slotrt_session_options_init.
    */
   uint32_t struct_size;
   /**
-   * False once the trainer stopped (stop, or an error: `failed`).
+   * Most frames (one per stream) stepped in one forward pass (1..=1024,
+   * default 8).
    */
-  bool running;
-  bool paused;
-  bool failed;
-  uint64_t steps;
-  uint64_t samples;
-  uint64_t publishes;
-  uint64_t rollbacks;
-  uint64_t replay_frames;
-  uint64_t frames_seen;
+  uint32_t max_batch;
   /**
-   * Last total loss, its running mean, and the terms: reconstruction,
-   * self-distillation, contrastive, guided.
+   * Microseconds the worker waits after the first ready frame for other
+   * streams to fill the batch (default 2000, at most 1 s).
    */
-  double loss;
-  double loss_mean;
-  double terms[4];
-} slotrt_finetune_stats;
+  uint32_t max_wait_us;
+  /**
+   * Frames queued, and results held, per stream (1..=1024, default 4).
+   */
+  uint32_t queue_depth;
+  /**
+   * A slotrt_overflow value (default keep-latest).
+   */
+  uint32_t overflow;
+  /**
+   * Bit-identical results on every run: first-frame noise from `seed`,
+   * and the worker steps one frame at a time.
+   */
+  bool deterministic;
+  /**
+   * Seed for first-frame slot noise in deterministic mode.
+   */
+  uint64_t seed;
+  /**
+   * Run the model once at creation so the first frame is not slow
+   * (default true).
+   */
+  bool warmup;
+  /**
+   * A slotrt_mask_source value (default SLOTRT_MASK_SOURCE_MODEL).
+   */
+  uint32_t mask_source;
+  /**
+   * Also return a hard label map at each frame's own resolution.
+   */
+  bool label_maps;
+  /**
+   * A slotrt_mask_refinement value (default SLOTRT_MASK_REFINEMENT_MODEL).
+   * Refined masks come at the model's input size:
+   * slotrt_session_get_mask_size says which size a session serves.
+   */
+  uint32_t mask_refinement;
+} slotrt_session_options;
 
 /**
  * One frame in caller memory. The library reads it only during the call
@@ -792,277 +857,6 @@ typedef struct slotrt_result {
 } slotrt_result;
 
 /**
- * All metrics of one clip (see `slotrt_score_clip`). Per-frame values are
- * means over frames; FG-ARI, mBO and mIoU average only frames that contain
- * a true object; a value with nothing to average over is NaN.
- */
-typedef struct slotrt_clip_scores {
-  /**
-   * Set to sizeof(slotrt_clip_scores) before the call.
-   */
-  uint32_t struct_size;
-  /**
-   * Frames that contained at least one true object.
-   */
-  uint32_t frames_with_objects;
-  double ari;
-  double fg_ari;
-  /**
-   * Mean best overlap (IoU) per true object.
-   */
-  double mbo;
-  /**
-   * Mean IoU under one-to-one Hungarian matching.
-   */
-  double miou;
-  /**
-   * FG-ARI over the whole clip's (t, y, x) points: penalises identity switches.
-   */
-  double video_fg_ari;
-  /**
-   * mBO over (t, y, x) object tubes.
-   */
-  double video_mbo;
-} slotrt_clip_scores;
-
-typedef struct slotrt_model_options {
-  /**
-   * sizeof(slotrt_model_options); set by slotrt_model_options_init.
-   */
-  uint32_t struct_size;
-  /**
-   * A slotrt_device_type value (default CPU).
-   */
-  uint32_t device_type;
-  /**
-   * CUDA device index (CUDA only).
-   */
-  uint32_t device_index;
-  /**
-   * libtorch intra-op threads, 0..=256 (0 = libtorch's default; more is
-   * SLOTRT_STATUS_INVALID_ARGUMENT). libtorch's pool
-   * is process-wide: the last load that sets it wins. When several
-   * threads run models (a session's worker, a fine-tuning trainer, the
-   * caller's process calls), start the process with
-   * OMP_WAIT_POLICY=PASSIVE: idle OpenMP teams otherwise spin on the
-   * cores the others need (measured: +30% trainer steps, p50 latency
-   * 32.5 -> 21.5 ms while fine-tuning on 2 cores). Where RSS is
-   * watched, MALLOC_MMAP_THRESHOLD_=262144 (glibc) keeps it flat: by
-   * default it swings by a few percent as glibc reuses freed tensors.
-   */
-  uint32_t threads;
-  /**
-   * A slotrt_precision value (default SLOTRT_PRECISION_FP32).
-   */
-  uint32_t precision;
-  /**
-   * A slotrt_layout value (default SLOTRT_LAYOUT_AUTO).
-   */
-  uint32_t layout;
-} slotrt_model_options;
-
-/**
- * What a model needs and returns; fixed for the model's life.
- */
-typedef struct slotrt_model_info {
-  /**
-   * Set to sizeof(slotrt_model_info) before the call.
-   */
-  uint32_t struct_size;
-  /**
-   * K slots of D floats each.
-   */
-  uint32_t num_slots;
-  uint32_t slot_dim;
-  /**
-   * Frames are resized to this size (any input size is accepted).
-   */
-  uint32_t input_height;
-  uint32_t input_width;
-  /**
-   * Decoder masks (mask source SLOTRT_MASK_SOURCE_DECODER).
-   */
-  uint32_t mask_height;
-  uint32_t mask_width;
-  /**
-   * Attention masks (mask source SLOTRT_MASK_SOURCE_ATTENTION).
-   */
-  uint32_t attention_height;
-  uint32_t attention_width;
-  /**
-   * A slotrt_init_kind value.
-   */
-  uint32_t init;
-  /**
-   * True when slots are carried to the next frame through a predictor.
-   */
-  bool has_predictor;
-  /**
-   * Normalisation after scaling pixels to [0, 1]: (x - mean) / std, per
-   * channel in the model's channel order.
-   */
-  float mean[3];
-  float std[3];
-  /**
-   * True when the model takes channels as B, G, R (frames are converted).
-   */
-  bool bgr;
-  /**
-   * Bundle format version.
-   */
-  uint32_t format_version;
-  /**
-   * A slotrt_device_type value and CUDA index.
-   */
-  uint32_t device_type;
-  uint32_t device_index;
-  /**
-   * The bundle's description; valid while the model handle lives.
-   */
-  const char *description;
-  /**
-   * The slotrt_precision the model runs in (never AUTO: what AUTO chose).
-   */
-  uint32_t precision;
-  /**
-   * The slotrt_mask_source the model segments with (DECODER or
-   * ATTENTION): what SLOTRT_MASK_SOURCE_MODEL serves.
-   */
-  uint32_t masks;
-  /**
-   * The slotrt_layout the model runs in (never AUTO: what AUTO chose).
-   */
-  uint32_t layout;
-} slotrt_model_info;
-
-/**
- * What to generate. Initialise with `slotrt_synth_options_init`, then
- * change fields. Enum-valued fields are plain integers so that an unknown
- * value is reported (SLOTRT_STATUS_UNKNOWN_ENUM) rather than undefined.
- */
-typedef struct slotrt_synth_options {
-  /**
-   * sizeof(slotrt_synth_options); set by slotrt_synth_options_init.
-   */
-  uint32_t struct_size;
-  /**
-   * Frame size in pixels (8..4096 each).
-   */
-  uint32_t width;
-  uint32_t height;
-  /**
-   * Frames per clip (>= 1).
-   */
-  uint32_t frames;
-  /**
-   * Objects per clip, drawn uniformly in [min_objects, max_objects].
-   */
-  uint32_t min_objects;
-  uint32_t max_objects;
-  /**
-   * Bit set of slotrt_shape values to draw from (non-zero).
-   */
-  uint32_t shapes;
-  /**
-   * Bit set of slotrt_background values to draw from (non-zero).
-   */
-  uint32_t backgrounds;
-  /**
-   * Bit set of slotrt_motion values to draw from (non-zero).
-   */
-  uint32_t motions;
-  /**
-   * A slotrt_split value.
-   */
-  uint32_t split;
-  /**
-   * Which clip of the split; the same options and index give the same clip.
-   */
-  uint64_t clip_index;
-} slotrt_synth_options;
-
-/**
- * One object's state. Coordinates are pixels from the top-left corner.
- */
-typedef struct slotrt_scene_object {
-  /**
-   * Set to sizeof(slotrt_scene_object) before the call.
-   */
-  uint32_t struct_size;
-  /**
-   * Its id in the instance masks (1..=num_objects, in draw order).
-   */
-  uint32_t id;
-  /**
-   * A slotrt_shape and a slotrt_motion value.
-   */
-  uint32_t shape;
-  uint32_t motion;
-  uint8_t colour[3];
-  /**
-   * Centre, velocity (pixels per advance) and size (radius in pixels).
-   */
-  float x;
-  float y;
-  float vx;
-  float vy;
-  float radius;
-} slotrt_scene_object;
-
-typedef struct slotrt_session_options {
-  /**
-   * sizeof(slotrt_session_options); set by slotrt_session_options_init.
-   */
-  uint32_t struct_size;
-  /**
-   * Most frames (one per stream) stepped in one forward pass (1..=1024,
-   * default 8).
-   */
-  uint32_t max_batch;
-  /**
-   * Microseconds the worker waits after the first ready frame for other
-   * streams to fill the batch (default 2000, at most 1 s).
-   */
-  uint32_t max_wait_us;
-  /**
-   * Frames queued, and results held, per stream (1..=1024, default 4).
-   */
-  uint32_t queue_depth;
-  /**
-   * A slotrt_overflow value (default keep-latest).
-   */
-  uint32_t overflow;
-  /**
-   * Bit-identical results on every run: first-frame noise from `seed`,
-   * and the worker steps one frame at a time.
-   */
-  bool deterministic;
-  /**
-   * Seed for first-frame slot noise in deterministic mode.
-   */
-  uint64_t seed;
-  /**
-   * Run the model once at creation so the first frame is not slow
-   * (default true).
-   */
-  bool warmup;
-  /**
-   * A slotrt_mask_source value (default SLOTRT_MASK_SOURCE_MODEL).
-   */
-  uint32_t mask_source;
-  /**
-   * Also return a hard label map at each frame's own resolution.
-   */
-  bool label_maps;
-  /**
-   * A slotrt_mask_refinement value (default SLOTRT_MASK_REFINEMENT_MODEL).
-   * Refined masks come at the model's input size:
-   * slotrt_session_get_mask_size says which size a session serves.
-   */
-  uint32_t mask_refinement;
-} slotrt_session_options;
-
-/**
  * Latency percentiles over the most recent 4096 frames, microseconds.
  */
 typedef struct slotrt_latency {
@@ -1159,6 +953,151 @@ typedef struct slotrt_stream_stats {
   uint64_t episodes;
 } slotrt_stream_stats;
 
+typedef struct slotrt_finetune_options {
+  /**
+   * sizeof(slotrt_finetune_options); set by slotrt_finetune_options_init.
+   */
+  uint32_t struct_size;
+  /**
+   * Where training runs (slotrt_device_type + CUDA index); may differ
+   * from the device inference runs on.
+   */
+  uint32_t device_type;
+  uint32_t device_index;
+  /**
+   * Adam learning rate (default 1e-4) after a linear warm-up.
+   */
+  float lr;
+  uint32_t warmup_steps;
+  /**
+   * One optimiser step per this many stepped frames (default 1), and at
+   * most max_steps_per_second steps per second (0: no cap).
+   */
+  uint32_t frames_per_step;
+  float max_steps_per_second;
+  /**
+   * Frames remembered (default 2048) and the probability that a sampled
+   * clip comes from each stream's newest quarter (default 0.5).
+   */
+  uint32_t replay_capacity;
+  float recent_bias;
+  /**
+   * Clips per step (default 8) and frames per clip (default 3).
+   */
+  uint32_t batch_clips;
+  uint32_t clip_frames;
+  /**
+   * Bit set of slotrt_part values that train (default: all).
+   */
+  uint32_t train_parts;
+  /**
+   * Loss weights: reconstruction (default 1), DIAS self-distillation
+   * (0) with its ramp, CODA contrastive lambda (0), guided masks (0).
+   * Each finite and >= 0, at least one > 0 (else INVALID_ARGUMENT).
+   * Guided with reconstruction 0, on a model whose masks are its
+   * attention masks, never runs the decoder: several times the steps;
+   * steps then wait for frames pushed with masks.
+   */
+  float reconstruction;
+  float self_distillation;
+  uint32_t self_distillation_ramp_steps;
+  float contrastive;
+  float guided;
+  /**
+   * Gradient clipping norm (default 1); publish every N steps (10); a
+   * loss above explode_factor x its running mean rolls back (10).
+   */
+  float grad_clip;
+  uint32_t publish_every;
+  float explode_factor;
+  uint64_t seed;
+  /**
+   * Serve an exponential moving average of the trained weights with
+   * this decay per step (default 0: the trained weights as they are;
+   * 0.95-0.99 smooths out the noise of online steps). In [0, 1).
+   */
+  float ema_decay;
+  /**
+   * After warm-up, cosine decay of the learning rate from `lr` to
+   * `lr * min_lr_ratio` over decay_steps steps, then constant (default
+   * 0: constant lr). min_lr_ratio in [0, 1] (default 0.1).
+   */
+  uint32_t decay_steps;
+  float min_lr_ratio;
+} slotrt_finetune_options;
+
+typedef struct slotrt_finetune_stats {
+  /**
+   * Set to sizeof(slotrt_finetune_stats) before the call.
+   */
+  uint32_t struct_size;
+  /**
+   * False once the trainer stopped (stop, or an error: `failed`).
+   */
+  bool running;
+  bool paused;
+  bool failed;
+  uint64_t steps;
+  uint64_t samples;
+  uint64_t publishes;
+  uint64_t rollbacks;
+  uint64_t replay_frames;
+  uint64_t frames_seen;
+  /**
+   * Last total loss, its running mean, and the terms: reconstruction,
+   * self-distillation, contrastive, guided.
+   */
+  double loss;
+  double loss_mean;
+  double terms[4];
+} slotrt_finetune_stats;
+
+/**
+ * What to generate. Initialise with `slotrt_synth_options_init`, then
+ * change fields. Enum-valued fields are plain integers so that an unknown
+ * value is reported (SLOTRT_STATUS_UNKNOWN_ENUM) rather than undefined.
+ */
+typedef struct slotrt_synth_options {
+  /**
+   * sizeof(slotrt_synth_options); set by slotrt_synth_options_init.
+   */
+  uint32_t struct_size;
+  /**
+   * Frame size in pixels (8..4096 each).
+   */
+  uint32_t width;
+  uint32_t height;
+  /**
+   * Frames per clip (>= 1).
+   */
+  uint32_t frames;
+  /**
+   * Objects per clip, drawn uniformly in [min_objects, max_objects].
+   */
+  uint32_t min_objects;
+  uint32_t max_objects;
+  /**
+   * Bit set of slotrt_shape values to draw from (non-zero).
+   */
+  uint32_t shapes;
+  /**
+   * Bit set of slotrt_background values to draw from (non-zero).
+   */
+  uint32_t backgrounds;
+  /**
+   * Bit set of slotrt_motion values to draw from (non-zero).
+   */
+  uint32_t motions;
+  /**
+   * A slotrt_split value.
+   */
+  uint32_t split;
+  /**
+   * Which clip of the split; the same options and index give the same clip.
+   */
+  uint64_t clip_index;
+} slotrt_synth_options;
+
 /**
  * Shape of a generated clip.
  */
@@ -1180,26 +1119,89 @@ typedef struct slotrt_synth_clip_info {
   uint64_t seed;
 } slotrt_synth_clip_info;
 
+/**
+ * One object's state. Coordinates are pixels from the top-left corner.
+ */
+typedef struct slotrt_scene_object {
+  /**
+   * Set to sizeof(slotrt_scene_object) before the call.
+   */
+  uint32_t struct_size;
+  /**
+   * Its id in the instance masks (1..=num_objects, in draw order).
+   */
+  uint32_t id;
+  /**
+   * A slotrt_shape and a slotrt_motion value.
+   */
+  uint32_t shape;
+  uint32_t motion;
+  uint8_t colour[3];
+  /**
+   * Centre, velocity (pixels per advance) and size (radius in pixels).
+   */
+  float x;
+  float y;
+  float vx;
+  float vy;
+  float radius;
+} slotrt_scene_object;
+
+/**
+ * All metrics of one clip (see `slotrt_score_clip`). Per-frame values are
+ * means over frames; FG-ARI, mBO and mIoU average only frames that contain
+ * a true object; a value with nothing to average over is NaN.
+ */
+typedef struct slotrt_clip_scores {
+  /**
+   * Set to sizeof(slotrt_clip_scores) before the call.
+   */
+  uint32_t struct_size;
+  /**
+   * Frames that contained at least one true object.
+   */
+  uint32_t frames_with_objects;
+  double ari;
+  double fg_ari;
+  /**
+   * Mean best overlap (IoU) per true object.
+   */
+  double mbo;
+  /**
+   * Mean IoU under one-to-one Hungarian matching.
+   */
+  double miou;
+  /**
+   * FG-ARI over the whole clip's (t, y, x) points: penalises identity switches.
+   */
+  double video_fg_ari;
+  /**
+   * mBO over (t, y, x) object tubes.
+   */
+  double video_mbo;
+} slotrt_clip_scores;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * True when this build links libtorch_cuda and a CUDA device is usable.
- * Thread-safe.
+ * The library version as "MAJOR.MINOR.PATCH". Static storage; never free it.
  */
-bool slotrt_cuda_available(void);
+const char *slotrt_version(void);
 
 /**
- * Number of usable CUDA devices; 0 on CPU-only machines. Thread-safe.
+ * The ABI number the library was built with (`SLOTRT_ABI_VERSION` of its
+ * own header).
  */
-uint32_t slotrt_cuda_device_count(void);
+uint32_t slotrt_abi_version(void);
 
 /**
- * True when the library was linked against libtorch_cuda at build time, so
- * that CUDA is used wherever a GPU and driver exist.
+ * Checks that the header a program was compiled with matches the loaded
+ * library. Call it once at start-up as `slotrt_check_abi(SLOTRT_ABI_VERSION)`.
+ * Returns `SLOTRT_STATUS_ABI_MISMATCH` (with a message) when they differ.
  */
-bool slotrt_built_with_cuda(void);
+slotrt_status slotrt_check_abi(uint32_t header_abi_version);
 
 /**
  * Message of the last failed slotrt call on the calling thread, or "" when
@@ -1220,6 +1222,348 @@ slotrt_status slotrt_last_error_status(void);
  * Static storage; never NULL; do not free.
  */
 const char *slotrt_status_name(int32_t status);
+
+/**
+ * True when this build links libtorch_cuda and a CUDA device is usable.
+ * Thread-safe.
+ */
+bool slotrt_cuda_available(void);
+
+/**
+ * Number of usable CUDA devices; 0 on CPU-only machines. Thread-safe.
+ */
+uint32_t slotrt_cuda_device_count(void);
+
+/**
+ * True when the library was linked against libtorch_cuda at build time, so
+ * that CUDA is used wherever a GPU and driver exist.
+ */
+bool slotrt_built_with_cuda(void);
+
+/**
+ * Fills `options` with the defaults (CPU, libtorch's thread count, fp32,
+ * layout by the CPU).
+ *
+ * # Safety
+ * `options` points to a writable slotrt_model_options.
+ */
+slotrt_status slotrt_model_options_init(struct slotrt_model_options *options);
+
+/**
+ * Loads a model bundle (.safetensors). `options` may be NULL for the
+ * defaults. A missing, corrupt or truncated file, or one that does not
+ * match its config, gives SLOTRT_STATUS_IO or SLOTRT_STATUS_BAD_MODEL
+ * naming the problem; CUDA on a machine without it gives
+ * SLOTRT_STATUS_DEVICE_UNAVAILABLE. On success `*out_model` owns the model
+ * (free it with slotrt_model_free).
+ *
+ * # Safety
+ * `path` is a NUL-terminated string; `options` is NULL or initialised;
+ * `out_model` points to a writable pointer.
+ */
+slotrt_status slotrt_model_load(const char *path,
+                                const struct slotrt_model_options *options,
+                                struct slotrt_model **out_model);
+
+/**
+ * Describes a model. Thread-safe.
+ *
+ * # Safety
+ * `model` is a live model; `out` is writable with struct_size set.
+ */
+slotrt_status slotrt_model_get_info(const struct slotrt_model *model,
+                                    struct slotrt_model_info *out);
+
+/**
+ * Releases the caller's reference to a model. NULL is a no-op. Sessions
+ * created from it keep working.
+ *
+ * # Safety
+ * `model` is NULL or a model from slotrt_model_load not yet freed.
+ */
+void slotrt_model_free(struct slotrt_model *model);
+
+/**
+ * Fills `options` with the defaults.
+ *
+ * # Safety
+ * `options` points to a writable slotrt_session_options.
+ */
+slotrt_status slotrt_session_options_init(struct slotrt_session_options *options);
+
+/**
+ * Creates a session on `model` (which may be freed afterwards: the
+ * session keeps the weights). `options` may be NULL for the defaults.
+ * Starts the session's worker thread.
+ *
+ * # Safety
+ * `model` is a live model; `options` is NULL or initialised;
+ * `out_session` points to a writable pointer.
+ */
+slotrt_status slotrt_session_create(const struct slotrt_model *model,
+                                    const struct slotrt_session_options *options,
+                                    struct slotrt_session **out_session);
+
+/**
+ * The size of the masks this session's results carry (decoder or
+ * attention masks, per its options).
+ *
+ * # Safety
+ * `session` is a live session; the out pointers are writable.
+ */
+slotrt_status slotrt_session_get_mask_size(const struct slotrt_session *session,
+                                           uint32_t *out_height,
+                                           uint32_t *out_width);
+
+/**
+ * Steps N environments of a vectorised environment at once, on the
+ * calling thread: frame i belongs to lane i (lanes are created on first
+ * use and carry their slots between calls). Set reset_mask[i] non-zero on
+ * the first observation of an episode (gymnasium autoreset: the
+ * observation returned by reset, or the one after an episode ended) to
+ * start lane i with fresh slots. results[i] gets lane i's result. Any
+ * invalid frame or too-small buffer fails the whole call before anything
+ * changes.
+ *
+ * # Safety
+ * `frames`, `reset_mask` and `results` point to `n` elements each.
+ */
+slotrt_status slotrt_session_step(const struct slotrt_session *session,
+                                  size_t n,
+                                  const struct slotrt_frame *frames,
+                                  const uint8_t *reset_mask,
+                                  struct slotrt_result *results);
+
+/**
+ * Session-wide counters and latency percentiles. Thread-safe.
+ *
+ * # Safety
+ * `session` is a live session; `out` is writable with struct_size set.
+ */
+slotrt_status slotrt_session_get_stats(const struct slotrt_session *session,
+                                       struct slotrt_session_stats *out);
+
+/**
+ * Saves the weights serving now as a bundle (the description notes the
+ * fine-tuning).
+ *
+ * # Safety
+ * `session` is live; `path` is a NUL-terminated string.
+ */
+slotrt_status slotrt_session_save_model(const struct slotrt_session *session, const char *path);
+
+/**
+ * Stops the worker, closes every stream (their handles stay valid until
+ * freed; calls on them return SLOTRT_STATUS_CLOSED) and frees the
+ * session. NULL is a no-op.
+ *
+ * # Safety
+ * `session` is NULL or a session not yet freed, and no other thread uses
+ * it during this call.
+ */
+void slotrt_session_free(struct slotrt_session *session);
+
+/**
+ * Opens a stream on `session`. Free it with slotrt_stream_free.
+ *
+ * # Safety
+ * `session` is a live session; `out_stream` points to a writable pointer.
+ */
+slotrt_status slotrt_stream_open(const struct slotrt_session *session,
+                                 struct slotrt_stream **out_stream);
+
+/**
+ * Queues a frame for the session's worker. The pixels are converted
+ * during the call and not read afterwards. On a full queue, keep-latest
+ * drops the oldest queued frame; block waits for room, except on the
+ * session's worker thread (a result callback), where it returns
+ * SLOTRT_STATUS_QUEUE_FULL and queues nothing. An invalid frame
+ * (SLOTRT_STATUS_INVALID_ARGUMENT, UNKNOWN_ENUM, NULL_ARGUMENT,
+ * STRUCT_SIZE) changes nothing.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `frame` describes readable memory.
+ */
+slotrt_status slotrt_stream_push(const struct slotrt_stream *stream,
+                                 const struct slotrt_frame *frame);
+
+/**
+ * slotrt_stream_push with the frame's instance masks: `ids` holds one id
+ * per pixel of the frame (width * height bytes, 0 = background), any
+ * number of distinct ids. Guided fine-tuning learns from them; it matches
+ * slots to instances (background included) over short clips of a stream's
+ * consecutive frames by space-time IoU (Hungarian), so an id must name the
+ * same object in every frame (as a simulator's instance ids do); with more
+ * instances than slots, the instances no slot matched stay out of the loss.
+ *
+ * # Safety
+ * `stream` is live; `frame` describes readable memory; `ids` holds `len` bytes.
+ */
+slotrt_status slotrt_stream_push_with_masks(const struct slotrt_stream *stream,
+                                            const struct slotrt_frame *frame,
+                                            const uint8_t *ids,
+                                            size_t len);
+
+/**
+ * Takes the oldest result into the caller's buffers, waiting up to
+ * `timeout_ms` (0: do not wait; SLOTRT_WAIT_FOREVER). Returns
+ * SLOTRT_STATUS_TIMEOUT when none arrived; SLOTRT_STATUS_BUFFER_TOO_SMALL
+ * leaves the result queued.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `result`'s buffers hold their capacities.
+ */
+slotrt_status slotrt_stream_poll(const struct slotrt_stream *stream,
+                                 uint32_t timeout_ms,
+                                 struct slotrt_result *result);
+
+/**
+ * Like slotrt_stream_poll, but points `view` at library-owned memory
+ * valid until the next poll on this stream (or until it is freed).
+ *
+ * # Safety
+ * `stream` is a live stream handle; `view` is writable with struct_size set.
+ */
+slotrt_status slotrt_stream_poll_view(const struct slotrt_stream *stream,
+                                      uint32_t timeout_ms,
+                                      struct slotrt_result_view *view);
+
+/**
+ * Steps one frame on the calling thread (no queue, no worker): the lowest
+ * latency for one camera. The stream must have no frames pushed and not
+ * yet polled (SLOTRT_STATUS_INVALID_ARGUMENT otherwise). Buffers are
+ * checked before the frame is stepped.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `frame` describes readable memory;
+ * `result`'s buffers hold their capacities.
+ */
+slotrt_status slotrt_stream_process(const struct slotrt_stream *stream,
+                                    const struct slotrt_frame *frame,
+                                    struct slotrt_result *result);
+
+/**
+ * Sends this stream's results to `callback` on the session's worker
+ * thread instead of the poll queue; NULL goes back to polling. When this
+ * returns, no call of the previous callback is running (unless it is
+ * called from inside that callback), so its user_data may be freed.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `callback` is safe to call from
+ * another thread with `user_data` until replaced or the stream is closed.
+ */
+slotrt_status slotrt_stream_set_callback(const struct slotrt_stream *stream,
+                                         slotrt_result_callback callback,
+                                         void *user_data);
+
+/**
+ * This stream's counters.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `out` is writable with struct_size set.
+ */
+slotrt_status slotrt_stream_get_stats(const struct slotrt_stream *stream,
+                                      struct slotrt_stream_stats *out);
+
+/**
+ * Closes the stream: queued frames and unread results are discarded and
+ * later calls on it return SLOTRT_STATUS_CLOSED. The handle stays valid
+ * until slotrt_stream_free. When this returns no callback of the stream is
+ * running (unless called from one). Closing twice is fine.
+ *
+ * # Safety
+ * `stream` is a live stream handle.
+ */
+slotrt_status slotrt_stream_close(const struct slotrt_stream *stream);
+
+/**
+ * Closes (if needed) and frees a stream handle. NULL is a no-op. Safe
+ * after the session was freed.
+ *
+ * # Safety
+ * `stream` is NULL or a handle not yet freed, not in use by other threads.
+ */
+void slotrt_stream_free(struct slotrt_stream *stream);
+
+/**
+ * Starts a new episode at the next pushed or processed frame: fresh
+ * slots and new slot ids. Frames already queued finish the old episode.
+ *
+ * # Safety
+ * `stream` is a live stream handle.
+ */
+slotrt_status slotrt_stream_reset(const struct slotrt_stream *stream);
+
+/**
+ * Copies the carried slots (num_slots * slot_dim floats: the initial
+ * slots of the frame after the last one stepped) into `out`. Waits while
+ * a frame of this stream is being stepped; frames still queued are not
+ * reflected. SLOTRT_STATUS_INVALID_ARGUMENT before the first frame.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `out` holds `capacity` floats.
+ */
+slotrt_status slotrt_stream_get_state(const struct slotrt_stream *stream,
+                                      float *out,
+                                      size_t capacity);
+
+/**
+ * Continues the episode from the given slots (num_slots * slot_dim
+ * floats) at the next frame: a world model's prediction, or a state saved
+ * with slotrt_stream_get_state.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `slots` holds `len` floats.
+ */
+slotrt_status slotrt_stream_set_state(const struct slotrt_stream *stream,
+                                      const float *slots,
+                                      size_t len);
+
+/**
+ * Starts a new episode at the next frame from given slots (num_slots *
+ * slot_dim floats).
+ *
+ * # Safety
+ * `stream` is a live stream handle; `slots` holds `len` floats.
+ */
+slotrt_status slotrt_stream_seed_slots(const struct slotrt_stream *stream,
+                                       const float *slots,
+                                       size_t len);
+
+/**
+ * Starts a new episode at the next frame from boxes, num_slots * 4 floats:
+ * (y_min, x_min, y_max, x_max) in [0, 1] per slot, a zero box for an
+ * unused slot. Conditional models only (SLOTRT_STATUS_UNSUPPORTED
+ * otherwise); they need this before each episode's first frame.
+ *
+ * # Safety
+ * `stream` is a live stream handle; `boxes` holds `len` floats.
+ */
+slotrt_status slotrt_stream_seed_boxes(const struct slotrt_stream *stream,
+                                       const float *boxes,
+                                       size_t len);
+
+/**
+ * Fills a frame descriptor for tightly packed rows (stride = width *
+ * bytes per pixel) and sets its struct_size; timestamp and tag are 0.
+ *
+ * # Safety
+ * `frame` points to a writable slotrt_frame.
+ */
+slotrt_status slotrt_frame_init(struct slotrt_frame *frame,
+                                const void *data,
+                                uint32_t width,
+                                uint32_t height,
+                                uint32_t format);
+
+/**
+ * Sets `result`'s struct_size and points its buffers at NULL (skip all);
+ * set the buffers you want afterwards.
+ *
+ * # Safety
+ * `result` points to a writable slotrt_result.
+ */
+slotrt_status slotrt_result_init(struct slotrt_result *result);
 
 /**
  * Fills `options` with the defaults.
@@ -1282,177 +1626,59 @@ slotrt_status slotrt_session_finetune_stats(const struct slotrt_session *session
 slotrt_status slotrt_session_finetune_revert(const struct slotrt_session *session);
 
 /**
- * Saves the weights serving now as a bundle (the description notes the
- * fine-tuning).
+ * Fills `options` with the defaults (64x64, 16 frames, 2-5 objects, the
+ * four basic shapes, every background and motion kind, train split,
+ * clip 0) and sets its struct_size.
  *
  * # Safety
- * `session` is live; `path` is a NUL-terminated string.
+ * `options` points to a writable slotrt_synth_options.
  */
-slotrt_status slotrt_session_save_model(const struct slotrt_session *session, const char *path);
+slotrt_status slotrt_synth_options_init(struct slotrt_synth_options *options);
 
 /**
- * slotrt_stream_push with the frame's instance masks: `ids` holds one id
- * per pixel of the frame (width * height bytes, 0 = background), any
- * number of distinct ids. Guided fine-tuning learns from them; it matches
- * slots to instances (background included) over short clips of a stream's
- * consecutive frames by space-time IoU (Hungarian), so an id must name the
- * same object in every frame (as a simulator's instance ids do); with more
- * instances than slots, the instances no slot matched stay out of the loss.
+ * Generates one clip. On success `*out_clip` owns a new clip (free it with
+ * slotrt_synth_clip_free); on failure it is left untouched.
  *
  * # Safety
- * `stream` is live; `frame` describes readable memory; `ids` holds `len` bytes.
+ * `options` points to an initialised slotrt_synth_options; `out_clip`
+ * points to a writable pointer.
  */
-slotrt_status slotrt_stream_push_with_masks(const struct slotrt_stream *stream,
-                                            const struct slotrt_frame *frame,
-                                            const uint8_t *ids,
-                                            size_t len);
+slotrt_status slotrt_synth_clip_generate(const struct slotrt_synth_options *options,
+                                         struct slotrt_synth_clip **out_clip);
 
 /**
- * Fills a frame descriptor for tightly packed rows (stride = width *
- * bytes per pixel) and sets its struct_size; timestamp and tag are 0.
+ * Describes a clip. `out->struct_size` must be sizeof(slotrt_synth_clip_info).
  *
  * # Safety
- * `frame` points to a writable slotrt_frame.
+ * `clip` is a live clip from slotrt_synth_clip_generate; `out` is writable.
  */
-slotrt_status slotrt_frame_init(struct slotrt_frame *frame,
-                                const void *data,
-                                uint32_t width,
-                                uint32_t height,
-                                uint32_t format);
+slotrt_status slotrt_synth_clip_get_info(const struct slotrt_synth_clip *clip,
+                                         struct slotrt_synth_clip_info *out);
 
 /**
- * Sets `result`'s struct_size and points its buffers at NULL (skip all);
- * set the buffers you want afterwards.
+ * Copies frame `t` into caller-owned buffers: `rgb` gets height*width*3
+ * bytes (RGB8, rows packed), `ids` gets height*width instance ids (0 =
+ * background). Either buffer may be NULL to skip it; a non-NULL buffer
+ * smaller than needed gives SLOTRT_STATUS_BUFFER_TOO_SMALL and nothing is
+ * written.
  *
  * # Safety
- * `result` points to a writable slotrt_result.
+ * `clip` is a live clip; non-NULL buffers hold at least their stated size.
  */
-slotrt_status slotrt_result_init(struct slotrt_result *result);
+slotrt_status slotrt_synth_clip_frame(const struct slotrt_synth_clip *clip,
+                                      uint32_t t,
+                                      uint8_t *rgb,
+                                      size_t rgb_size,
+                                      uint8_t *ids,
+                                      size_t ids_size);
 
 /**
- * Adjusted Rand Index between two labelings of `n` points. Labels are any
- * integers. Zero or one point, or two identical trivial labelings, give 1.0
- * (as scikit-learn's adjusted_rand_score). Writes `*out_ari` on success.
+ * Frees a clip. NULL is a no-op. The clip must not be used afterwards.
  *
  * # Safety
- * `true_labels` and `pred_labels` point to `n` readable values (may be NULL
- * when `n` is 0); `out_ari` points to a writable double.
+ * `clip` is NULL or a clip from slotrt_synth_clip_generate not yet freed.
  */
-slotrt_status slotrt_ari(const int32_t *true_labels,
-                         const int32_t *pred_labels,
-                         size_t n,
-                         double *out_ari);
-
-/**
- * Foreground ARI: as `slotrt_ari` over the points whose true label is not 0.
- *
- * # Safety
- * As for `slotrt_ari`.
- */
-slotrt_status slotrt_fg_ari(const int32_t *true_labels,
-                            const int32_t *pred_labels,
-                            size_t n,
-                            double *out_ari);
-
-/**
- * Scores a clip of hard label maps laid out [frames, height, width]:
- * `true_ids` (0 = background, objects > 0, never negative) against
- * `pred_ids` (any integers, e.g. the argmax slot). `out->struct_size` must
- * be sizeof(slotrt_clip_scores); the other fields are written on success.
- *
- * # Safety
- * The label arrays point to frames*height*width readable values; `out`
- * points to a writable slotrt_clip_scores.
- */
-slotrt_status slotrt_score_clip(const int32_t *true_ids,
-                                const int32_t *pred_ids,
-                                uint32_t frames,
-                                uint32_t height,
-                                uint32_t width,
-                                struct slotrt_clip_scores *out);
-
-/**
- * Fills `options` with the defaults (CPU, libtorch's thread count, fp32,
- * layout by the CPU).
- *
- * # Safety
- * `options` points to a writable slotrt_model_options.
- */
-slotrt_status slotrt_model_options_init(struct slotrt_model_options *options);
-
-/**
- * Loads a model bundle (.safetensors). `options` may be NULL for the
- * defaults. A missing, corrupt or truncated file, or one that does not
- * match its config, gives SLOTRT_STATUS_IO or SLOTRT_STATUS_BAD_MODEL
- * naming the problem; CUDA on a machine without it gives
- * SLOTRT_STATUS_DEVICE_UNAVAILABLE. On success `*out_model` owns the model
- * (free it with slotrt_model_free).
- *
- * # Safety
- * `path` is a NUL-terminated string; `options` is NULL or initialised;
- * `out_model` points to a writable pointer.
- */
-slotrt_status slotrt_model_load(const char *path,
-                                const struct slotrt_model_options *options,
-                                struct slotrt_model **out_model);
-
-/**
- * Describes a model. Thread-safe.
- *
- * # Safety
- * `model` is a live model; `out` is writable with struct_size set.
- */
-slotrt_status slotrt_model_get_info(const struct slotrt_model *model,
-                                    struct slotrt_model_info *out);
-
-/**
- * Releases the caller's reference to a model. NULL is a no-op. Sessions
- * created from it keep working.
- *
- * # Safety
- * `model` is NULL or a model from slotrt_model_load not yet freed.
- */
-void slotrt_model_free(struct slotrt_model *model);
-
-/**
- * Starts an animation of width x height frames (1..=4096 each).
- *
- * # Safety
- * `out_gif` points to a writable pointer.
- */
-slotrt_status slotrt_overlay_gif_create(uint32_t width,
-                                        uint32_t height,
-                                        struct slotrt_overlay_gif **out_gif);
-
-/**
- * Adds a frame: `rgb` holds width*height*3 bytes (packed RGB8) and
- * `labels` width*height slot indices (a result's label map at the frame's
- * size, from a session with label_maps on).
- *
- * # Safety
- * `gif` is live; `rgb` and `labels` hold `rgb_len` and `labels_len` bytes.
- */
-slotrt_status slotrt_overlay_gif_add(struct slotrt_overlay_gif *gif,
-                                     const uint8_t *rgb,
-                                     size_t rgb_len,
-                                     const uint8_t *labels,
-                                     size_t labels_len);
-
-/**
- * Writes the animation to `path` as a looping GIF.
- *
- * # Safety
- * `gif` is live; `path` is a NUL-terminated string.
- */
-slotrt_status slotrt_overlay_gif_save(const struct slotrt_overlay_gif *gif, const char *path);
-
-/**
- * Frees an animation. NULL is a no-op.
- *
- * # Safety
- * `gif` is NULL or an animation not yet freed.
- */
-void slotrt_overlay_gif_free(struct slotrt_overlay_gif *gif);
+void slotrt_synth_clip_free(struct slotrt_synth_clip *clip);
 
 /**
  * A random scene drawn from `options` (size, object count, shapes,
@@ -1535,311 +1761,86 @@ slotrt_status slotrt_scene_render(const struct slotrt_scene *scene,
 void slotrt_scene_free(struct slotrt_scene *scene);
 
 /**
- * Fills `options` with the defaults.
+ * Adjusted Rand Index between two labelings of `n` points. Labels are any
+ * integers. Zero or one point, or two identical trivial labelings, give 1.0
+ * (as scikit-learn's adjusted_rand_score). Writes `*out_ari` on success.
  *
  * # Safety
- * `options` points to a writable slotrt_session_options.
+ * `true_labels` and `pred_labels` point to `n` readable values (may be NULL
+ * when `n` is 0); `out_ari` points to a writable double.
  */
-slotrt_status slotrt_session_options_init(struct slotrt_session_options *options);
+slotrt_status slotrt_ari(const int32_t *true_labels,
+                         const int32_t *pred_labels,
+                         size_t n,
+                         double *out_ari);
 
 /**
- * Creates a session on `model` (which may be freed afterwards: the
- * session keeps the weights). `options` may be NULL for the defaults.
- * Starts the session's worker thread.
+ * Foreground ARI: as `slotrt_ari` over the points whose true label is not 0.
  *
  * # Safety
- * `model` is a live model; `options` is NULL or initialised;
- * `out_session` points to a writable pointer.
+ * As for `slotrt_ari`.
  */
-slotrt_status slotrt_session_create(const struct slotrt_model *model,
-                                    const struct slotrt_session_options *options,
-                                    struct slotrt_session **out_session);
+slotrt_status slotrt_fg_ari(const int32_t *true_labels,
+                            const int32_t *pred_labels,
+                            size_t n,
+                            double *out_ari);
 
 /**
- * The size of the masks this session's results carry (decoder or
- * attention masks, per its options).
+ * Scores a clip of hard label maps laid out [frames, height, width]:
+ * `true_ids` (0 = background, objects > 0, never negative) against
+ * `pred_ids` (any integers, e.g. the argmax slot). `out->struct_size` must
+ * be sizeof(slotrt_clip_scores); the other fields are written on success.
  *
  * # Safety
- * `session` is a live session; the out pointers are writable.
+ * The label arrays point to frames*height*width readable values; `out`
+ * points to a writable slotrt_clip_scores.
  */
-slotrt_status slotrt_session_get_mask_size(const struct slotrt_session *session,
-                                           uint32_t *out_height,
-                                           uint32_t *out_width);
+slotrt_status slotrt_score_clip(const int32_t *true_ids,
+                                const int32_t *pred_ids,
+                                uint32_t frames,
+                                uint32_t height,
+                                uint32_t width,
+                                struct slotrt_clip_scores *out);
 
 /**
- * Steps N environments of a vectorised environment at once, on the
- * calling thread: frame i belongs to lane i (lanes are created on first
- * use and carry their slots between calls). Set reset_mask[i] non-zero on
- * the first observation of an episode (gymnasium autoreset: the
- * observation returned by reset, or the one after an episode ended) to
- * start lane i with fresh slots. results[i] gets lane i's result. Any
- * invalid frame or too-small buffer fails the whole call before anything
- * changes.
+ * Starts an animation of width x height frames (1..=4096 each).
  *
  * # Safety
- * `frames`, `reset_mask` and `results` point to `n` elements each.
+ * `out_gif` points to a writable pointer.
  */
-slotrt_status slotrt_session_step(const struct slotrt_session *session,
-                                  size_t n,
-                                  const struct slotrt_frame *frames,
-                                  const uint8_t *reset_mask,
-                                  struct slotrt_result *results);
+slotrt_status slotrt_overlay_gif_create(uint32_t width,
+                                        uint32_t height,
+                                        struct slotrt_overlay_gif **out_gif);
 
 /**
- * Session-wide counters and latency percentiles. Thread-safe.
+ * Adds a frame: `rgb` holds width*height*3 bytes (packed RGB8) and
+ * `labels` width*height slot indices (a result's label map at the frame's
+ * size, from a session with label_maps on).
  *
  * # Safety
- * `session` is a live session; `out` is writable with struct_size set.
+ * `gif` is live; `rgb` and `labels` hold `rgb_len` and `labels_len` bytes.
  */
-slotrt_status slotrt_session_get_stats(const struct slotrt_session *session,
-                                       struct slotrt_session_stats *out);
+slotrt_status slotrt_overlay_gif_add(struct slotrt_overlay_gif *gif,
+                                     const uint8_t *rgb,
+                                     size_t rgb_len,
+                                     const uint8_t *labels,
+                                     size_t labels_len);
 
 /**
- * Stops the worker, closes every stream (their handles stay valid until
- * freed; calls on them return SLOTRT_STATUS_CLOSED) and frees the
- * session. NULL is a no-op.
+ * Writes the animation to `path` as a looping GIF.
  *
  * # Safety
- * `session` is NULL or a session not yet freed, and no other thread uses
- * it during this call.
+ * `gif` is live; `path` is a NUL-terminated string.
  */
-void slotrt_session_free(struct slotrt_session *session);
+slotrt_status slotrt_overlay_gif_save(const struct slotrt_overlay_gif *gif, const char *path);
 
 /**
- * Opens a stream on `session`. Free it with slotrt_stream_free.
+ * Frees an animation. NULL is a no-op.
  *
  * # Safety
- * `session` is a live session; `out_stream` points to a writable pointer.
+ * `gif` is NULL or an animation not yet freed.
  */
-slotrt_status slotrt_stream_open(const struct slotrt_session *session,
-                                 struct slotrt_stream **out_stream);
-
-/**
- * Queues a frame for the session's worker. The pixels are converted
- * during the call and not read afterwards. On a full queue, keep-latest
- * drops the oldest queued frame; block waits for room, except on the
- * session's worker thread (a result callback), where it returns
- * SLOTRT_STATUS_QUEUE_FULL and queues nothing. An invalid frame
- * (SLOTRT_STATUS_INVALID_ARGUMENT, UNKNOWN_ENUM, NULL_ARGUMENT,
- * STRUCT_SIZE) changes nothing.
- *
- * # Safety
- * `stream` is a live stream handle; `frame` describes readable memory.
- */
-slotrt_status slotrt_stream_push(const struct slotrt_stream *stream,
-                                 const struct slotrt_frame *frame);
-
-/**
- * Takes the oldest result into the caller's buffers, waiting up to
- * `timeout_ms` (0: do not wait; SLOTRT_WAIT_FOREVER). Returns
- * SLOTRT_STATUS_TIMEOUT when none arrived; SLOTRT_STATUS_BUFFER_TOO_SMALL
- * leaves the result queued.
- *
- * # Safety
- * `stream` is a live stream handle; `result`'s buffers hold their capacities.
- */
-slotrt_status slotrt_stream_poll(const struct slotrt_stream *stream,
-                                 uint32_t timeout_ms,
-                                 struct slotrt_result *result);
-
-/**
- * Like slotrt_stream_poll, but points `view` at library-owned memory
- * valid until the next poll on this stream (or until it is freed).
- *
- * # Safety
- * `stream` is a live stream handle; `view` is writable with struct_size set.
- */
-slotrt_status slotrt_stream_poll_view(const struct slotrt_stream *stream,
-                                      uint32_t timeout_ms,
-                                      struct slotrt_result_view *view);
-
-/**
- * Steps one frame on the calling thread (no queue, no worker): the lowest
- * latency for one camera. The stream must have no frames pushed and not
- * yet polled (SLOTRT_STATUS_INVALID_ARGUMENT otherwise). Buffers are
- * checked before the frame is stepped.
- *
- * # Safety
- * `stream` is a live stream handle; `frame` describes readable memory;
- * `result`'s buffers hold their capacities.
- */
-slotrt_status slotrt_stream_process(const struct slotrt_stream *stream,
-                                    const struct slotrt_frame *frame,
-                                    struct slotrt_result *result);
-
-/**
- * Starts a new episode at the next pushed or processed frame: fresh
- * slots and new slot ids. Frames already queued finish the old episode.
- *
- * # Safety
- * `stream` is a live stream handle.
- */
-slotrt_status slotrt_stream_reset(const struct slotrt_stream *stream);
-
-/**
- * Copies the carried slots (num_slots * slot_dim floats: the initial
- * slots of the frame after the last one stepped) into `out`. Waits while
- * a frame of this stream is being stepped; frames still queued are not
- * reflected. SLOTRT_STATUS_INVALID_ARGUMENT before the first frame.
- *
- * # Safety
- * `stream` is a live stream handle; `out` holds `capacity` floats.
- */
-slotrt_status slotrt_stream_get_state(const struct slotrt_stream *stream,
-                                      float *out,
-                                      size_t capacity);
-
-/**
- * Continues the episode from the given slots (num_slots * slot_dim
- * floats) at the next frame: a world model's prediction, or a state saved
- * with slotrt_stream_get_state.
- *
- * # Safety
- * `stream` is a live stream handle; `slots` holds `len` floats.
- */
-slotrt_status slotrt_stream_set_state(const struct slotrt_stream *stream,
-                                      const float *slots,
-                                      size_t len);
-
-/**
- * Starts a new episode at the next frame from given slots (num_slots *
- * slot_dim floats).
- *
- * # Safety
- * `stream` is a live stream handle; `slots` holds `len` floats.
- */
-slotrt_status slotrt_stream_seed_slots(const struct slotrt_stream *stream,
-                                       const float *slots,
-                                       size_t len);
-
-/**
- * Starts a new episode at the next frame from boxes, num_slots * 4 floats:
- * (y_min, x_min, y_max, x_max) in [0, 1] per slot, a zero box for an
- * unused slot. Conditional models only (SLOTRT_STATUS_UNSUPPORTED
- * otherwise); they need this before each episode's first frame.
- *
- * # Safety
- * `stream` is a live stream handle; `boxes` holds `len` floats.
- */
-slotrt_status slotrt_stream_seed_boxes(const struct slotrt_stream *stream,
-                                       const float *boxes,
-                                       size_t len);
-
-/**
- * Sends this stream's results to `callback` on the session's worker
- * thread instead of the poll queue; NULL goes back to polling. When this
- * returns, no call of the previous callback is running (unless it is
- * called from inside that callback), so its user_data may be freed.
- *
- * # Safety
- * `stream` is a live stream handle; `callback` is safe to call from
- * another thread with `user_data` until replaced or the stream is closed.
- */
-slotrt_status slotrt_stream_set_callback(const struct slotrt_stream *stream,
-                                         slotrt_result_callback callback,
-                                         void *user_data);
-
-/**
- * This stream's counters.
- *
- * # Safety
- * `stream` is a live stream handle; `out` is writable with struct_size set.
- */
-slotrt_status slotrt_stream_get_stats(const struct slotrt_stream *stream,
-                                      struct slotrt_stream_stats *out);
-
-/**
- * Closes the stream: queued frames and unread results are discarded and
- * later calls on it return SLOTRT_STATUS_CLOSED. The handle stays valid
- * until slotrt_stream_free. When this returns no callback of the stream is
- * running (unless called from one). Closing twice is fine.
- *
- * # Safety
- * `stream` is a live stream handle.
- */
-slotrt_status slotrt_stream_close(const struct slotrt_stream *stream);
-
-/**
- * Closes (if needed) and frees a stream handle. NULL is a no-op. Safe
- * after the session was freed.
- *
- * # Safety
- * `stream` is NULL or a handle not yet freed, not in use by other threads.
- */
-void slotrt_stream_free(struct slotrt_stream *stream);
-
-/**
- * Fills `options` with the defaults (64x64, 16 frames, 2-5 objects, the
- * four basic shapes, every background and motion kind, train split,
- * clip 0) and sets its struct_size.
- *
- * # Safety
- * `options` points to a writable slotrt_synth_options.
- */
-slotrt_status slotrt_synth_options_init(struct slotrt_synth_options *options);
-
-/**
- * Generates one clip. On success `*out_clip` owns a new clip (free it with
- * slotrt_synth_clip_free); on failure it is left untouched.
- *
- * # Safety
- * `options` points to an initialised slotrt_synth_options; `out_clip`
- * points to a writable pointer.
- */
-slotrt_status slotrt_synth_clip_generate(const struct slotrt_synth_options *options,
-                                         struct slotrt_synth_clip **out_clip);
-
-/**
- * Describes a clip. `out->struct_size` must be sizeof(slotrt_synth_clip_info).
- *
- * # Safety
- * `clip` is a live clip from slotrt_synth_clip_generate; `out` is writable.
- */
-slotrt_status slotrt_synth_clip_get_info(const struct slotrt_synth_clip *clip,
-                                         struct slotrt_synth_clip_info *out);
-
-/**
- * Copies frame `t` into caller-owned buffers: `rgb` gets height*width*3
- * bytes (RGB8, rows packed), `ids` gets height*width instance ids (0 =
- * background). Either buffer may be NULL to skip it; a non-NULL buffer
- * smaller than needed gives SLOTRT_STATUS_BUFFER_TOO_SMALL and nothing is
- * written.
- *
- * # Safety
- * `clip` is a live clip; non-NULL buffers hold at least their stated size.
- */
-slotrt_status slotrt_synth_clip_frame(const struct slotrt_synth_clip *clip,
-                                      uint32_t t,
-                                      uint8_t *rgb,
-                                      size_t rgb_size,
-                                      uint8_t *ids,
-                                      size_t ids_size);
-
-/**
- * Frees a clip. NULL is a no-op. The clip must not be used afterwards.
- *
- * # Safety
- * `clip` is NULL or a clip from slotrt_synth_clip_generate not yet freed.
- */
-void slotrt_synth_clip_free(struct slotrt_synth_clip *clip);
-
-/**
- * The library version as "MAJOR.MINOR.PATCH". Static storage; never free it.
- */
-const char *slotrt_version(void);
-
-/**
- * The ABI number the library was built with (`SLOTRT_ABI_VERSION` of its
- * own header).
- */
-uint32_t slotrt_abi_version(void);
-
-/**
- * Checks that the header a program was compiled with matches the loaded
- * library. Call it once at start-up as `slotrt_check_abi(SLOTRT_ABI_VERSION)`.
- * Returns `SLOTRT_STATUS_ABI_MISMATCH` (with a message) when they differ.
- */
-slotrt_status slotrt_check_abi(uint32_t header_abi_version);
+void slotrt_overlay_gif_free(struct slotrt_overlay_gif *gif);
 
 #ifdef __cplusplus
 }  // extern "C"

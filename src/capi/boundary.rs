@@ -1,13 +1,12 @@
 //! The panic boundary every export goes through, the thread-local last
 //! error, and argument checks that turn bad pointers into statuses.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::ffi::c_char;
 use std::panic::{self, AssertUnwindSafe};
 
 use super::status::SlotrtStatus;
-use crate::error::Error;
+use crate::error::{panic_message, Error};
 
 /// An error on its way to the C caller: a status plus a message.
 #[derive(Debug)]
@@ -81,16 +80,6 @@ pub(crate) fn last_error_message_ptr() -> *const c_char {
 
 pub(crate) fn last_error_status() -> SlotrtStatus {
     LAST_ERROR.try_with(|cell| cell.borrow().status).unwrap_or(SlotrtStatus::Internal)
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic payload".to_owned()
-    }
 }
 
 /// Runs the body of the export `func`: a returned error or a panic (tch

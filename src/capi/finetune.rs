@@ -1,30 +1,13 @@
 //! Online fine-tuning for C callers: enable on a session, pause, resume,
-//! stop, read stats, revert, save; frames with instance masks for guided
-//! fine-tuning.
+//! stop, read stats and revert. Frames with instance masks (guided
+//! fine-tuning) are pushed with slotrt_stream_push_with_masks.
 
-use std::ffi::{c_char, CStr};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
-use super::boundary::{arg_mut, arg_ref, arg_slice, check_struct_size, guard, unknown_enum, CallError};
-use super::frames::{frame_arg, SlotrtFrame};
+use super::boundary::{arg_mut, arg_ref, check_struct_size, guard, unknown_enum};
+use super::enums::{device_from_c, device_to_c, PartBit, SlotrtPart};
 use super::session::SlotrtSession;
 use super::status::SlotrtStatus;
-use super::stream::SlotrtStream;
 use crate::runtime::{FinetuneOptions, FinetuneStats, TrainParts};
 use crate::train::losses::LossWeights;
-
-/// Model parts; bit positions in `slotrt_finetune_options.train_parts`.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtPart {
-    /// The backbone (never trains when it is a frozen ViT/TorchScript one).
-    Encoder = 0,
-    /// Slot Attention and the slot initialiser.
-    Grouping = 1,
-    Predictor = 2,
-    Decoder = 3,
-}
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -128,10 +111,11 @@ pub unsafe extern "C" fn slotrt_finetune_options_init(options: *mut SlotrtFinetu
     guard("slotrt_finetune_options_init", || {
         let out = unsafe { arg_mut(options, "options") }?;
         let d = FinetuneOptions::default();
+        let (device_type, device_index) = device_to_c(d.device);
         *out = SlotrtFinetuneOptions {
             struct_size: size_of::<SlotrtFinetuneOptions>() as u32,
-            device_type: 0,
-            device_index: 0,
+            device_type,
+            device_index,
             lr: d.lr as f32,
             warmup_steps: d.warmup_steps as u32,
             frames_per_step: d.frames_per_step as u32,
@@ -140,7 +124,8 @@ pub unsafe extern "C" fn slotrt_finetune_options_init(options: *mut SlotrtFinetu
             recent_bias: d.recent_bias as f32,
             batch_clips: d.batch_clips as u32,
             clip_frames: d.clip_frames as u32,
-            train_parts: 0b1111,
+            // Every part (the default trains them all).
+            train_parts: (1u32 << SlotrtPart::ALL.len()) - 1,
             reconstruction: d.losses.reconstruction as f32,
             self_distillation: d.losses.self_distillation as f32,
             self_distillation_ramp_steps: d.losses.self_distillation_ramp_steps as u32,
@@ -178,20 +163,17 @@ pub unsafe extern "C" fn slotrt_session_finetune_enable(
         let mut opts = FinetuneOptions::default();
         if let Some(o) = unsafe { options.as_ref() } {
             check_struct_size(o.struct_size, size_of::<SlotrtFinetuneOptions>(), "options")?;
-            if o.train_parts & !0b1111 != 0 {
+            let known = (1u32 << SlotrtPart::ALL.len()) - 1;
+            if o.train_parts & !known != 0 {
                 return Err(unknown_enum(
                     "options->train_parts",
                     format!("{:#x}", o.train_parts),
                     "bit set of slotrt_part",
                 ));
             }
-            let bit = |p: SlotrtPart| o.train_parts & (1 << p as u32) != 0;
+            let bit = |p: PartBit| o.train_parts & (1 << SlotrtPart::raw(p)) != 0;
             opts = FinetuneOptions {
-                device: match o.device_type {
-                    0 => tch::Device::Cpu,
-                    1 => tch::Device::Cuda(o.device_index as usize),
-                    v => return Err(unknown_enum("options->device_type", v, "slotrt_device_type")),
-                },
+                device: device_from_c(o.device_type, o.device_index, "options->device_type")?,
                 lr: o.lr as f64,
                 warmup_steps: o.warmup_steps as u64,
                 frames_per_step: o.frames_per_step as u64,
@@ -201,10 +183,10 @@ pub unsafe extern "C" fn slotrt_session_finetune_enable(
                 batch_clips: o.batch_clips as usize,
                 clip_frames: o.clip_frames as usize,
                 parts: TrainParts {
-                    encoder: bit(SlotrtPart::Encoder),
-                    grouping: bit(SlotrtPart::Grouping),
-                    predictor: bit(SlotrtPart::Predictor),
-                    decoder: bit(SlotrtPart::Decoder),
+                    encoder: bit(PartBit::Encoder),
+                    grouping: bit(PartBit::Grouping),
+                    predictor: bit(PartBit::Predictor),
+                    decoder: bit(PartBit::Decoder),
                 },
                 losses: LossWeights {
                     reconstruction: o.reconstruction as f64,
@@ -296,50 +278,6 @@ pub unsafe extern "C" fn slotrt_session_finetune_stats(
 pub unsafe extern "C" fn slotrt_session_finetune_revert(session: *const SlotrtSession) -> SlotrtStatus {
     guard("slotrt_session_finetune_revert", || {
         unsafe { arg_ref(session, "session") }?.session.revert_finetune();
-        Ok(())
-    })
-}
-
-/// Saves the weights serving now as a bundle (the description notes the
-/// fine-tuning).
-///
-/// # Safety
-/// `session` is live; `path` is a NUL-terminated string.
-#[no_mangle]
-pub unsafe extern "C" fn slotrt_session_save_model(session: *const SlotrtSession, path: *const c_char) -> SlotrtStatus {
-    guard("slotrt_session_save_model", || {
-        let s = unsafe { arg_ref(session, "session") }?;
-        let path = unsafe { CStr::from_ptr(arg_ref(path, "path")?) };
-        s.session.save_model(Path::new(std::ffi::OsStr::from_bytes(path.to_bytes())))?;
-        Ok(())
-    })
-}
-
-/// slotrt_stream_push with the frame's instance masks: `ids` holds one id
-/// per pixel of the frame (width * height bytes, 0 = background), any
-/// number of distinct ids. Guided fine-tuning learns from them; it matches
-/// slots to instances (background included) over short clips of a stream's
-/// consecutive frames by space-time IoU (Hungarian), so an id must name the
-/// same object in every frame (as a simulator's instance ids do); with more
-/// instances than slots, the instances no slot matched stay out of the loss.
-///
-/// # Safety
-/// `stream` is live; `frame` describes readable memory; `ids` holds `len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn slotrt_stream_push_with_masks(
-    stream: *const SlotrtStream,
-    frame: *const SlotrtFrame,
-    ids: *const u8,
-    len: usize,
-) -> SlotrtStatus {
-    guard("slotrt_stream_push_with_masks", || {
-        let s = unsafe { arg_ref(stream, "stream") }?;
-        let frame = unsafe { frame_arg(frame, "frame") }?;
-        if ids.is_null() {
-            return Err(CallError::new(SlotrtStatus::NullArgument, "argument `ids` is NULL"));
-        }
-        let ids = unsafe { arg_slice(ids, len, "ids") }?;
-        s.stream().push_with_masks(&frame, ids)?;
         Ok(())
     })
 }

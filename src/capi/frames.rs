@@ -4,42 +4,11 @@
 
 use std::ffi::c_void;
 
-use super::boundary::{arg_mut, arg_ref, check_struct_size, guard, unknown_enum, CallError, CallResult};
+use super::boundary::{arg_mut, arg_ref, check_struct_size, guard, CallError, CallResult};
+use super::enums::SlotrtPixelFormat;
 use super::status::SlotrtStatus;
 use crate::runtime::frame::check_geometry;
-use crate::runtime::{Frame, FrameResult, PixelFormat};
-
-/// Pixel layouts a frame may come in. Frames of any size are resized to
-/// the model's input size.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtPixelFormat {
-    /// 3 bytes per pixel: R, G, B.
-    Rgb8 = 0,
-    /// 3 bytes per pixel: B, G, R (OpenCV's default).
-    Bgr8 = 1,
-    /// 4 bytes per pixel: R, G, B, A (alpha ignored).
-    Rgba8 = 2,
-    /// 4 bytes per pixel: B, G, R, A (alpha ignored).
-    Bgra8 = 3,
-    /// 1 byte per pixel, used for all three channels.
-    Gray8 = 4,
-    /// Three float planes R, G, B with values in [0, 1]; `stride` is the
-    /// bytes between rows of a plane and plane p starts at
-    /// data + p * stride * height. NaN, infinity or a magnitude above 1e4
-    /// (which would overflow the model and poison the carried slots) is
-    /// rejected with SLOTRT_STATUS_INVALID_ARGUMENT.
-    F32Chw = 5,
-}
-
-const FORMATS: [PixelFormat; 6] = [
-    PixelFormat::Rgb8,
-    PixelFormat::Bgr8,
-    PixelFormat::Rgba8,
-    PixelFormat::Bgra8,
-    PixelFormat::Gray8,
-    PixelFormat::F32Chw,
-];
+use crate::runtime::{Frame, FrameResult};
 
 /// One frame in caller memory. The library reads it only during the call
 /// it is passed to (push, process, step) and never keeps the pointer.
@@ -146,9 +115,7 @@ pub struct SlotrtResultView {
 /// `frame.data` points to the bytes its geometry describes.
 pub(crate) unsafe fn frame_from_c<'a>(frame: &'a SlotrtFrame, name: &str) -> CallResult<Frame<'a>> {
     check_struct_size(frame.struct_size, size_of::<SlotrtFrame>(), name)?;
-    let format = *FORMATS
-        .get(frame.format as usize)
-        .ok_or_else(|| unknown_enum(&format!("{name}->format"), frame.format, "slotrt_pixel_format"))?;
+    let format = SlotrtPixelFormat::parse(frame.format, &format!("{name}->format"))?;
     if frame.data.is_null() {
         return Err(CallError::new(SlotrtStatus::NullArgument, format!("`{name}->data` is NULL")));
     }
@@ -278,8 +245,7 @@ pub unsafe extern "C" fn slotrt_frame_init(
 ) -> SlotrtStatus {
     guard("slotrt_frame_init", || {
         let out = unsafe { arg_mut(frame, "frame") }?;
-        let pixel =
-            *FORMATS.get(format as usize).ok_or_else(|| unknown_enum("format", format, "slotrt_pixel_format"))?;
+        let pixel = SlotrtPixelFormat::parse(format, "format")?;
         *out = SlotrtFrame {
             struct_size: size_of::<SlotrtFrame>() as u32,
             format,

@@ -5,73 +5,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::boundary::{arg_mut, arg_ref, check_struct_size, guard, guard_value, unknown_enum, CallError};
-use super::session::SlotrtMaskSource;
+use super::boundary::{arg_mut, arg_ref, check_struct_size, guard, guard_value, CallError};
+use super::enums::{device_from_c, device_to_c, mask_kind_to_c, SlotrtInitKind, SlotrtLayout, SlotrtPrecision};
 use super::status::SlotrtStatus;
-use crate::model::config::{ChannelOrder, MaskKind};
-use crate::model::{Layout, Precision};
-use crate::runtime::{InitKind, ModelOptions, RuntimeModel};
-
-/// Where a model runs.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtDeviceType {
-    Cpu = 0,
-    /// A CUDA GPU; `device_index` picks which.
-    Cuda = 1,
-}
-
-/// How a model starts an episode's slots.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtInitKind {
-    /// Gaussian noise, drawn from a per-stream seed.
-    Gaussian = 0,
-    /// Learned queries: the same slots every episode.
-    LearnedQueries = 1,
-    /// From first-frame boxes (slotrt_stream_seed_boxes).
-    Conditional = 2,
-}
-
-/// Numeric precision of a model's CNN encoder convolutions (the bulk of a
-/// frame's compute without the decoder). Slot Attention, the predictor, the
-/// decoder, normalisation, softmaxes and carried slots always stay fp32.
-/// A reduced precision on a model without a CNN encoder is
-/// SLOTRT_STATUS_UNSUPPORTED.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtPrecision {
-    /// Every op in fp32: exact, the default.
-    Fp32 = 0,
-    /// Convolutions in bfloat16 (results differ from fp32 by ~1e-2
-    /// relative). Faster than fp32 only on CUDA or a CPU with AMX-BF16; with
-    /// AVX512-BF16 alone it runs natively but slower than fp32, and without
-    /// either libtorch emulates it, many times slower.
-    Bf16 = 1,
-    /// Convolutions in float16: CUDA only (SLOTRT_STATUS_UNSUPPORTED on
-    /// the CPU).
-    Fp16 = 2,
-    /// bf16 where it is faster (CUDA, or a CPU with AMX-BF16), else fp32;
-    /// the choice is reported in slotrt_model_info.precision.
-    Auto = 3,
-}
-
-/// Memory layout of a model's CNN encoder convolutions. The layouts agree
-/// to float rounding (~1e-5), not bit for bit; deterministic runs with the
-/// same layout are bit-identical. Channels-last on a model without a CNN
-/// encoder is SLOTRT_STATUS_UNSUPPORTED.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtLayout {
-    /// Channels-last on CPUs with AVX-512 (measured 8-19% faster there for
-    /// the shipped encoder), NCHW elsewhere (slower on an AVX2-only CPU);
-    /// the default. The choice is reported in slotrt_model_info.layout.
-    Auto = 0,
-    /// libtorch's default: contiguous N, C, H, W.
-    Nchw = 1,
-    /// Channels innermost in memory, for the input and the weights.
-    ChannelsLast = 2,
-}
+use crate::model::config::ChannelOrder;
+use crate::runtime::{ModelOptions, RuntimeModel};
 
 /// A loaded model. Immutable: any number of sessions and threads may use
 /// one model at once. Sessions keep the weights alive, so the model may be
@@ -79,6 +17,15 @@ pub enum SlotrtLayout {
 pub struct SlotrtModel {
     pub(crate) model: Arc<RuntimeModel>,
     description: CString,
+}
+
+#[cfg(test)]
+impl SlotrtModel {
+    /// A handle on a model built in-process (tests only: C loads files).
+    pub(crate) fn from_runtime(model: Arc<RuntimeModel>) -> Self {
+        let description = CString::new(model.info().description.replace('\0', " ")).expect("no NUL");
+        SlotrtModel { model, description }
+    }
 }
 
 #[repr(C)]
@@ -96,10 +43,10 @@ pub struct SlotrtModelOptions {
     /// threads run models (a session's worker, a fine-tuning trainer, the
     /// caller's process calls), start the process with
     /// OMP_WAIT_POLICY=PASSIVE: idle OpenMP teams otherwise spin on the
-    /// cores the others need (measured: +30% trainer steps, p50 latency
-    /// 32.5 -> 21.5 ms while fine-tuning on 2 cores). Where RSS is
-    /// watched, MALLOC_MMAP_THRESHOLD_=262144 (glibc) keeps it flat: by
-    /// default it swings by a few percent as glibc reuses freed tensors.
+    /// cores the others need. Where RSS is watched,
+    /// MALLOC_MMAP_THRESHOLD_=262144 (glibc) keeps it flat: by default it
+    /// swings as glibc reuses freed tensors. Measurements of both:
+    /// benches/README.md.
     pub threads: u32,
     /// A slotrt_precision value (default SLOTRT_PRECISION_FP32).
     pub precision: u32,
@@ -160,13 +107,15 @@ pub struct SlotrtModelInfo {
 pub unsafe extern "C" fn slotrt_model_options_init(options: *mut SlotrtModelOptions) -> SlotrtStatus {
     guard("slotrt_model_options_init", || {
         let out = unsafe { arg_mut(options, "options") }?;
+        let d = ModelOptions::default();
+        let (device_type, device_index) = device_to_c(d.device);
         *out = SlotrtModelOptions {
             struct_size: size_of::<SlotrtModelOptions>() as u32,
-            device_type: SlotrtDeviceType::Cpu as u32,
-            device_index: 0,
-            threads: 0,
-            precision: SlotrtPrecision::Fp32 as u32,
-            layout: SlotrtLayout::Auto as u32,
+            device_type,
+            device_index,
+            threads: d.threads as u32,
+            precision: SlotrtPrecision::raw(d.precision),
+            layout: SlotrtLayout::raw(d.layout),
         };
         Ok(())
     })
@@ -194,25 +143,10 @@ pub unsafe extern "C" fn slotrt_model_load(
         let mut opts = ModelOptions::default();
         if let Some(o) = unsafe { options.as_ref() } {
             check_struct_size(o.struct_size, size_of::<SlotrtModelOptions>(), "options")?;
-            opts.device = match o.device_type {
-                0 => tch::Device::Cpu,
-                1 => tch::Device::Cuda(o.device_index as usize),
-                other => return Err(unknown_enum("options->device_type", other, "slotrt_device_type")),
-            };
+            opts.device = device_from_c(o.device_type, o.device_index, "options->device_type")?;
             opts.threads = o.threads as usize;
-            opts.precision = match o.precision {
-                0 => Precision::Fp32,
-                1 => Precision::Bf16,
-                2 => Precision::Fp16,
-                3 => Precision::Auto,
-                other => return Err(unknown_enum("options->precision", other, "slotrt_precision")),
-            };
-            opts.layout = match o.layout {
-                0 => Layout::Auto,
-                1 => Layout::Nchw,
-                2 => Layout::ChannelsLast,
-                other => return Err(unknown_enum("options->layout", other, "slotrt_layout")),
-            };
+            opts.precision = SlotrtPrecision::parse(o.precision, "options->precision")?;
+            opts.layout = SlotrtLayout::parse(o.layout, "options->layout")?;
         }
         let model = RuntimeModel::load(Path::new(std::ffi::OsStr::from_bytes(path.to_bytes())), &opts)?;
         let description = CString::new(model.info().description.replace('\0', " "))
@@ -234,10 +168,7 @@ pub unsafe extern "C" fn slotrt_model_get_info(model: *const SlotrtModel, out: *
         check_struct_size(out.struct_size, size_of::<SlotrtModelInfo>(), "out")?;
         let info = handle.model.info();
         let pre = &handle.model.config().preprocess;
-        let (device_type, device_index) = match info.device {
-            tch::Device::Cuda(i) => (SlotrtDeviceType::Cuda as u32, i as u32),
-            _ => (SlotrtDeviceType::Cpu as u32, 0),
-        };
+        let (device_type, device_index) = device_to_c(info.device);
         *out = SlotrtModelInfo {
             struct_size: out.struct_size,
             num_slots: info.num_slots as u32,
@@ -248,11 +179,7 @@ pub unsafe extern "C" fn slotrt_model_get_info(model: *const SlotrtModel, out: *
             mask_width: info.mask_width as u32,
             attention_height: info.attention_height as u32,
             attention_width: info.attention_width as u32,
-            init: match info.init {
-                InitKind::Gaussian => SlotrtInitKind::Gaussian,
-                InitKind::LearnedQueries => SlotrtInitKind::LearnedQueries,
-                InitKind::Conditional => SlotrtInitKind::Conditional,
-            } as u32,
+            init: SlotrtInitKind::raw(info.init),
             has_predictor: info.has_predictor,
             mean: pre.mean.map(|v| v as f32),
             std: pre.std.map(|v| v as f32),
@@ -261,12 +188,9 @@ pub unsafe extern "C" fn slotrt_model_get_info(model: *const SlotrtModel, out: *
             device_type,
             device_index,
             description: handle.description.as_ptr(),
-            precision: info.precision as u32,
-            masks: match info.masks {
-                MaskKind::Decoder => SlotrtMaskSource::Decoder,
-                MaskKind::Attention => SlotrtMaskSource::Attention,
-            } as u32,
-            layout: info.layout as u32,
+            precision: SlotrtPrecision::raw(info.precision),
+            masks: mask_kind_to_c(info.masks),
+            layout: SlotrtLayout::raw(info.layout),
         };
         Ok(())
     })

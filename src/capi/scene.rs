@@ -6,8 +6,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::boundary::{arg_mut, arg_ref, check_struct_size, guard, guard_value, out_buffer, CallError, CallResult};
+use super::enums::{SlotrtMotion, SlotrtShape};
 use super::status::SlotrtStatus;
-use super::synth::{to_config, SlotrtSynthOptions, MOTIONS, SHAPES};
+use super::synth::{to_config, SlotrtSynthOptions};
 use crate::data::{MotionKind, Scene};
 
 /// A scene of objects on a background. Not thread-safe: use one scene from
@@ -99,8 +100,8 @@ pub unsafe extern "C" fn slotrt_scene_get_object(
         *out = SlotrtSceneObject {
             struct_size: out.struct_size,
             id: o.id as u32,
-            shape: SHAPES.iter().position(|k| *k == o.shape).unwrap_or(0) as u32,
-            motion: MOTIONS.iter().position(|k| *k == o.motion).unwrap_or(0) as u32,
+            shape: SlotrtShape::raw(o.shape),
+            motion: SlotrtMotion::raw(o.motion),
             colour: o.colour,
             x: o.center[0],
             y: o.center[1],

@@ -1,55 +1,19 @@
 //! Sessions: the streams of one model and the worker that batches them.
 
+use std::ffi::{c_char, CStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::boundary::{arg_mut, arg_ref, arg_slice, check_struct_size, guard, guard_value, unknown_enum, CallError};
+use super::boundary::{arg_mut, arg_ref, arg_slice, check_struct_size, guard, guard_value, CallError};
+use super::enums::{SlotrtMaskRefinement, SlotrtMaskSource, SlotrtOverflow};
 use super::frames::{check_result_buffers, frame_from_c, write_result, ResultSizes, SlotrtFrame, SlotrtResult};
 use super::model::SlotrtModel;
 use super::status::SlotrtStatus;
 use crate::runtime::stats::LatencySummary;
-use crate::runtime::{FrameResult, MaskRefinement, MaskSource, OverflowPolicy, Session, SessionOptions};
-
-/// What a stream does when its frame queue is full.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtOverflow {
-    /// Drop the oldest queued frame (counted in the stream's stats); the
-    /// producer never waits.
-    KeepLatest = 0,
-    /// slotrt_stream_push waits for room; nothing is dropped.
-    Block = 1,
-}
-
-/// Which masks results carry.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtMaskSource {
-    /// Decoder alpha masks (mask_height x mask_width in the model info).
-    Decoder = 0,
-    /// Slot Attention's attention (attention_height x attention_width);
-    /// cheaper: the decoder does not run.
-    Attention = 1,
-    /// The masks the model segments with (what it was trained and scored
-    /// on; slotrt_model_info.masks says which); the default.
-    Model = 2,
-}
-
-/// How served masks are brought to the model's input resolution.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtMaskRefinement {
-    /// As the model's config says (its "refine" entry; none without one);
-    /// the default.
-    Model = 0,
-    /// None: masks at their native size (attention grid or decoder output).
-    Off = 1,
-    /// Colour guided filter at the input size: each slot's mask edge moves
-    /// onto the frame's colour edges. The model's parameters, or radius
-    /// 1/16 of the input's shorter side and eps 1e-3.
-    GuidedFilter = 2,
-}
+use crate::runtime::{FrameResult, Session, SessionOptions};
 
 /// A model's streams and the worker thread that steps them.
 ///
@@ -147,11 +111,11 @@ pub unsafe extern "C" fn slotrt_session_options_init(options: *mut SlotrtSession
             max_batch: d.max_batch as u32,
             max_wait_us: d.max_wait.as_micros() as u32,
             queue_depth: d.queue_depth as u32,
-            overflow: SlotrtOverflow::KeepLatest as u32,
+            overflow: SlotrtOverflow::raw(d.overflow),
             deterministic: d.deterministic,
             seed: d.seed,
             warmup: d.warmup,
-            mask_source: SlotrtMaskSource::Model as u32,
+            mask_source: SlotrtMaskSource::raw(d.mask_source),
             label_maps: d.label_maps,
             mask_refinement: SlotrtMaskRefinement::Model as u32,
         };
@@ -182,27 +146,13 @@ pub unsafe extern "C" fn slotrt_session_create(
                 max_batch: o.max_batch as usize,
                 max_wait: Duration::from_micros(o.max_wait_us as u64),
                 queue_depth: o.queue_depth as usize,
-                overflow: match o.overflow {
-                    0 => OverflowPolicy::KeepLatest,
-                    1 => OverflowPolicy::Block,
-                    v => return Err(unknown_enum("options->overflow", v, "slotrt_overflow")),
-                },
+                overflow: SlotrtOverflow::parse(o.overflow, "options->overflow")?,
                 deterministic: o.deterministic,
                 seed: o.seed,
                 warmup: o.warmup,
-                mask_source: match o.mask_source {
-                    0 => MaskSource::Decoder,
-                    1 => MaskSource::Attention,
-                    2 => MaskSource::Model,
-                    v => return Err(unknown_enum("options->mask_source", v, "slotrt_mask_source")),
-                },
+                mask_source: SlotrtMaskSource::parse(o.mask_source, "options->mask_source")?,
                 label_maps: o.label_maps,
-                mask_refinement: match o.mask_refinement {
-                    0 => MaskRefinement::Model,
-                    1 => MaskRefinement::Off,
-                    2 => MaskRefinement::GuidedFilter,
-                    v => return Err(unknown_enum("options->mask_refinement", v, "slotrt_mask_refinement")),
-                },
+                mask_refinement: SlotrtMaskRefinement::parse(o.mask_refinement, "options->mask_refinement")?,
             };
         }
         let session = Session::new(model.model.clone(), opts)?;
@@ -321,6 +271,21 @@ pub unsafe extern "C" fn slotrt_session_get_stats(
             model: latency(st.model),
             total: latency(st.total),
         };
+        Ok(())
+    })
+}
+
+/// Saves the weights serving now as a bundle (the description notes the
+/// fine-tuning).
+///
+/// # Safety
+/// `session` is live; `path` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_session_save_model(session: *const SlotrtSession, path: *const c_char) -> SlotrtStatus {
+    guard("slotrt_session_save_model", || {
+        let s = unsafe { arg_ref(session, "session") }?;
+        let path = unsafe { CStr::from_ptr(arg_ref(path, "path")?) };
+        s.session.save_model(Path::new(std::ffi::OsStr::from_bytes(path.to_bytes())))?;
         Ok(())
     })
 }

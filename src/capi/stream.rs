@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::boundary::{arg_mut, arg_ref, arg_slice, check_struct_size, guard, guard_value, out_buffer, CallError};
+use super::boundary::{arg_mut, arg_ref, arg_slice, check_struct_size, guard, guard_value, CallError};
 use super::frames::{
     check_result_buffers, frame_arg, result_view, write_result, ResultSizes, SlotrtResult, SlotrtResultView,
 };
@@ -37,7 +37,7 @@ pub type SlotrtResultCallback = Option<unsafe extern "C" fn(result: *const Slotr
 /// slotrt_stream_poll_view stay valid until the next poll on the stream,
 /// so poll one stream from one thread at a time when using views.
 pub struct SlotrtStream {
-    stream: Stream,
+    pub(crate) stream: Stream,
     /// Backs the views of slotrt_stream_poll_view.
     viewed: Mutex<FrameResult>,
     /// process() results on their way to the caller's buffers.
@@ -114,6 +114,35 @@ pub unsafe extern "C" fn slotrt_stream_push(
     })
 }
 
+/// slotrt_stream_push with the frame's instance masks: `ids` holds one id
+/// per pixel of the frame (width * height bytes, 0 = background), any
+/// number of distinct ids. Guided fine-tuning learns from them; it matches
+/// slots to instances (background included) over short clips of a stream's
+/// consecutive frames by space-time IoU (Hungarian), so an id must name the
+/// same object in every frame (as a simulator's instance ids do); with more
+/// instances than slots, the instances no slot matched stay out of the loss.
+///
+/// # Safety
+/// `stream` is live; `frame` describes readable memory; `ids` holds `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn slotrt_stream_push_with_masks(
+    stream: *const SlotrtStream,
+    frame: *const super::frames::SlotrtFrame,
+    ids: *const u8,
+    len: usize,
+) -> SlotrtStatus {
+    guard("slotrt_stream_push_with_masks", || {
+        let s = unsafe { arg_ref(stream, "stream") }?;
+        let frame = unsafe { frame_arg(frame, "frame") }?;
+        if ids.is_null() {
+            return Err(CallError::new(SlotrtStatus::NullArgument, "argument `ids` is NULL"));
+        }
+        let ids = unsafe { arg_slice(ids, len, "ids") }?;
+        s.stream.push_with_masks(&frame, ids)?;
+        Ok(())
+    })
+}
+
 /// Takes the oldest result into the caller's buffers, waiting up to
 /// `timeout_ms` (0: do not wait; SLOTRT_WAIT_FOREVER). Returns
 /// SLOTRT_STATUS_TIMEOUT when none arrived; SLOTRT_STATUS_BUFFER_TOO_SMALL
@@ -132,11 +161,11 @@ pub unsafe extern "C" fn slotrt_stream_poll(
         let out = unsafe { arg_mut(result, "result") }?;
         check_struct_size(out.struct_size, size_of::<SlotrtResult>(), "result")?;
         let taken = s.stream.poll_with(timeout(timeout_ms), |r| {
-            check_result_buffers(out, ResultSizes::of(r), "result").map_err(to_error)?;
+            check_result_buffers(out, ResultSizes::of(r), "result")?;
             unsafe { write_result(r, out) };
-            Ok(())
-        });
-        match taken.map_err(CallError::from)? {
+            Ok::<(), CallError>(())
+        })?;
+        match taken {
             Some(()) => Ok(()),
             None => Err(timed_out(timeout_ms)),
         }
@@ -202,116 +231,10 @@ pub unsafe extern "C" fn slotrt_stream_process(
 }
 
 impl SlotrtStream {
-    pub(crate) fn stream(&self) -> &Stream {
-        &self.stream
-    }
-
-    fn stream_model_info(&self) -> (usize, usize) {
+    pub(crate) fn stream_model_info(&self) -> (usize, usize) {
         let info = self.stream.model_info();
         (info.num_slots, info.slot_dim)
     }
-}
-
-fn to_error(e: CallError) -> crate::Error {
-    match e.status {
-        SlotrtStatus::BufferTooSmall => crate::Error::BufferTooSmall(e.message),
-        _ => crate::Error::InvalidArgument(e.message),
-    }
-}
-
-/// Starts a new episode at the next pushed or processed frame: fresh
-/// slots and new slot ids. Frames already queued finish the old episode.
-///
-/// # Safety
-/// `stream` is a live stream handle.
-#[no_mangle]
-pub unsafe extern "C" fn slotrt_stream_reset(stream: *const SlotrtStream) -> SlotrtStatus {
-    guard("slotrt_stream_reset", || {
-        unsafe { arg_ref(stream, "stream") }?.stream.reset()?;
-        Ok(())
-    })
-}
-
-/// Copies the carried slots (num_slots * slot_dim floats: the initial
-/// slots of the frame after the last one stepped) into `out`. Waits while
-/// a frame of this stream is being stepped; frames still queued are not
-/// reflected. SLOTRT_STATUS_INVALID_ARGUMENT before the first frame.
-///
-/// # Safety
-/// `stream` is a live stream handle; `out` holds `capacity` floats.
-#[no_mangle]
-pub unsafe extern "C" fn slotrt_stream_get_state(
-    stream: *const SlotrtStream,
-    out: *mut f32,
-    capacity: usize,
-) -> SlotrtStatus {
-    guard("slotrt_stream_get_state", || {
-        let s = unsafe { arg_ref(stream, "stream") }?;
-        let (k, d) = s.stream_model_info();
-        let out = unsafe { out_buffer(out, capacity, k * d, "out") }?;
-        s.stream.state(out)?;
-        Ok(())
-    })
-}
-
-/// Continues the episode from the given slots (num_slots * slot_dim
-/// floats) at the next frame: a world model's prediction, or a state saved
-/// with slotrt_stream_get_state.
-///
-/// # Safety
-/// `stream` is a live stream handle; `slots` holds `len` floats.
-#[no_mangle]
-pub unsafe extern "C" fn slotrt_stream_set_state(
-    stream: *const SlotrtStream,
-    slots: *const f32,
-    len: usize,
-) -> SlotrtStatus {
-    guard("slotrt_stream_set_state", || {
-        let s = unsafe { arg_ref(stream, "stream") }?;
-        let slots = unsafe { arg_slice(slots, len, "slots") }?;
-        s.stream.set_state(slots)?;
-        Ok(())
-    })
-}
-
-/// Starts a new episode at the next frame from given slots (num_slots *
-/// slot_dim floats).
-///
-/// # Safety
-/// `stream` is a live stream handle; `slots` holds `len` floats.
-#[no_mangle]
-pub unsafe extern "C" fn slotrt_stream_seed_slots(
-    stream: *const SlotrtStream,
-    slots: *const f32,
-    len: usize,
-) -> SlotrtStatus {
-    guard("slotrt_stream_seed_slots", || {
-        let s = unsafe { arg_ref(stream, "stream") }?;
-        let slots = unsafe { arg_slice(slots, len, "slots") }?;
-        s.stream.seed_slots(slots)?;
-        Ok(())
-    })
-}
-
-/// Starts a new episode at the next frame from boxes, num_slots * 4 floats:
-/// (y_min, x_min, y_max, x_max) in [0, 1] per slot, a zero box for an
-/// unused slot. Conditional models only (SLOTRT_STATUS_UNSUPPORTED
-/// otherwise); they need this before each episode's first frame.
-///
-/// # Safety
-/// `stream` is a live stream handle; `boxes` holds `len` floats.
-#[no_mangle]
-pub unsafe extern "C" fn slotrt_stream_seed_boxes(
-    stream: *const SlotrtStream,
-    boxes: *const f32,
-    len: usize,
-) -> SlotrtStatus {
-    guard("slotrt_stream_seed_boxes", || {
-        let s = unsafe { arg_ref(stream, "stream") }?;
-        let boxes = unsafe { arg_slice(boxes, len, "boxes") }?;
-        s.stream.seed_boxes(boxes)?;
-        Ok(())
-    })
 }
 
 /// The C callback and its user data, handed to the worker thread.

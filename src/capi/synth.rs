@@ -1,54 +1,10 @@
 //! The synthetic video generator for C callers: ground-truth clips for
 //! tests, demos and evaluation inside an engine.
 
-use super::boundary::{
-    arg_mut, arg_ref, check_struct_size, guard, guard_value, out_buffer, unknown_enum, CallError, CallResult,
-};
+use super::boundary::{arg_mut, arg_ref, check_struct_size, guard, guard_value, out_buffer, CallError, CallResult};
+use super::enums::{bits_to_values, values_to_bits, SlotrtBackground, SlotrtMotion, SlotrtShape, SlotrtSplit};
 use super::status::SlotrtStatus;
-use crate::data::{self, BackgroundKind, MotionKind, ShapeKind, Split, SynthConfig};
-
-/// Object shapes. Use as bit positions in `slotrt_synth_options.shapes`:
-/// `(1u << SLOTRT_SHAPE_DISC) | (1u << SLOTRT_SHAPE_SQUARE)`.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtShape {
-    Disc = 0,
-    Square = 1,
-    Triangle = 2,
-    Ellipse = 3,
-    Star = 4,
-    Cross = 5,
-}
-
-/// Backgrounds; bit positions in `slotrt_synth_options.backgrounds`.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtBackground {
-    Plain = 0,
-    Gradient = 1,
-    Textured = 2,
-}
-
-/// Motion kinds; bit positions in `slotrt_synth_options.motions`.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtMotion {
-    /// Does not move.
-    Static = 0,
-    /// Moves in a straight line and bounces off the frame borders.
-    Bounce = 1,
-    /// Moves in a straight line through the frame: enters and leaves it.
-    Crossing = 2,
-}
-
-/// Disjoint seed ranges: a clip index means a different clip in each split.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug)]
-pub enum SlotrtSplit {
-    Train = 0,
-    Validation = 1,
-    Test = 2,
-}
+use crate::data::{self, Split, SynthConfig};
 
 /// What to generate. Initialise with `slotrt_synth_options_init`, then
 /// change fields. Enum-valued fields are plain integers so that an unknown
@@ -100,36 +56,29 @@ pub struct SlotrtSynthClipInfo {
     pub seed: u64,
 }
 
-fn bits_to_kinds<T: Copy>(bits: u32, all: &[T], field: &str, type_name: &str) -> CallResult<Vec<T>> {
-    let known = (1u32 << all.len()) - 1;
-    if bits & !known != 0 {
-        return Err(unknown_enum(field, format!("{bits:#x}"), &format!("bit set of {type_name}")));
-    }
-    Ok(all.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, k)| *k).collect())
-}
-
-fn kinds_to_bits<T: PartialEq>(kinds: &[T], all: &[T]) -> u32 {
-    all.iter().enumerate().filter(|(_, k)| kinds.contains(k)).map(|(i, _)| 1u32 << i).sum()
-}
-
-// Index i of each list is the C enum value i above.
-pub(crate) const SHAPES: [ShapeKind; 6] =
-    [ShapeKind::Disc, ShapeKind::Square, ShapeKind::Triangle, ShapeKind::Ellipse, ShapeKind::Star, ShapeKind::Cross];
-const BACKGROUNDS: [BackgroundKind; 3] = [BackgroundKind::Plain, BackgroundKind::Gradient, BackgroundKind::Textured];
-pub(crate) const MOTIONS: [MotionKind; 3] = [MotionKind::Static, MotionKind::Bounce, MotionKind::Crossing];
-const SPLITS: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
-
 pub(crate) fn to_config(o: &SlotrtSynthOptions) -> CallResult<(SynthConfig, Split)> {
-    let split = *SPLITS.get(o.split as usize).ok_or_else(|| unknown_enum("options->split", o.split, "slotrt_split"))?;
+    let split = SlotrtSplit::parse(o.split, "options->split")?;
     let config = SynthConfig {
         width: o.width,
         height: o.height,
         frames: o.frames,
         min_objects: o.min_objects,
         max_objects: o.max_objects,
-        shapes: bits_to_kinds(o.shapes, &SHAPES, "options->shapes", "slotrt_shape")?,
-        backgrounds: bits_to_kinds(o.backgrounds, &BACKGROUNDS, "options->backgrounds", "slotrt_background")?,
-        motions: bits_to_kinds(o.motions, &MOTIONS, "options->motions", "slotrt_motion")?,
+        shapes: bits_to_values(o.shapes, SlotrtShape::ALL, SlotrtShape::to_rust, "options->shapes", "slotrt_shape")?,
+        backgrounds: bits_to_values(
+            o.backgrounds,
+            SlotrtBackground::ALL,
+            SlotrtBackground::to_rust,
+            "options->backgrounds",
+            "slotrt_background",
+        )?,
+        motions: bits_to_values(
+            o.motions,
+            SlotrtMotion::ALL,
+            SlotrtMotion::to_rust,
+            "options->motions",
+            "slotrt_motion",
+        )?,
         ..SynthConfig::default()
     };
     Ok((config, split))
@@ -153,10 +102,10 @@ pub unsafe extern "C" fn slotrt_synth_options_init(options: *mut SlotrtSynthOpti
             frames: d.frames,
             min_objects: d.min_objects,
             max_objects: d.max_objects,
-            shapes: kinds_to_bits(&d.shapes, &SHAPES),
-            backgrounds: kinds_to_bits(&d.backgrounds, &BACKGROUNDS),
-            motions: kinds_to_bits(&d.motions, &MOTIONS),
-            split: SlotrtSplit::Train as u32,
+            shapes: values_to_bits(&d.shapes, SlotrtShape::ALL, SlotrtShape::to_rust),
+            backgrounds: values_to_bits(&d.backgrounds, SlotrtBackground::ALL, SlotrtBackground::to_rust),
+            motions: values_to_bits(&d.motions, SlotrtMotion::ALL, SlotrtMotion::to_rust),
+            split: SlotrtSplit::raw(Split::Train),
             clip_index: 0,
         };
         Ok(())

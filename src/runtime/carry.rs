@@ -1,6 +1,7 @@
 //! What a stream carries from frame to frame: the next frame's initial
 //! slots, the episode counter, and stable slot ids.
 
+use super::model::InitKind;
 use crate::error::{Error, Result};
 
 /// How the next frame's slots start.
@@ -124,6 +125,16 @@ pub(crate) fn check_values(values: &[f32], expected: usize, what: &str) -> Resul
     }
     if values.iter().any(|v| !v.is_finite()) {
         return Err(Error::invalid(format!("{what} contains NaN or infinite values")));
+    }
+    Ok(())
+}
+
+/// A conditional model cannot start an episode without boxes or slots.
+pub(crate) fn check_episode_seed(next: &FrameInit, init: InitKind) -> Result<()> {
+    if init == InitKind::Conditional && *next == FrameInit::Start(EpisodeSeed::Default) {
+        return Err(Error::invalid(
+            "this conditional model needs first-frame boxes: call seed_boxes (or seed_slots) before the episode's first frame",
+        ));
     }
     Ok(())
 }

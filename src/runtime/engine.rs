@@ -2,6 +2,7 @@
 //! core of the worker, `process` and `step`.
 
 use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use tch::{Device, Kind, Tensor};
@@ -58,8 +59,15 @@ pub(crate) fn recycle<'b>(mut jobs: Vec<Job<'_>>) -> Vec<Job<'b>> {
 
 /// Steps every job; frames that start an episode and frames that continue
 /// one run as two passes (they use different iteration counts). Returns the
-/// time spent. On error no carry or result has been changed.
+/// time spent. On error no carry or result has been changed. A panic in
+/// the step (tch panics on some libtorch exceptions) is caught here, so
+/// every caller (worker, `process`, `step`) reports the same error for it.
 pub(crate) fn run(model: &RuntimeModel, config: &EngineConfig, jobs: &mut [Job]) -> Result<Duration> {
+    catch_unwind(AssertUnwindSafe(|| run_jobs(model, config, jobs)))
+        .unwrap_or_else(|panic| Err(Error::from_step_panic(panic.as_ref())))
+}
+
+fn run_jobs(model: &RuntimeModel, config: &EngineConfig, jobs: &mut [Job]) -> Result<Duration> {
     let started = Instant::now();
     for job in jobs.iter_mut() {
         if !job.carry.started {

@@ -1,6 +1,6 @@
 //! Counters and latency percentiles for sessions and streams.
 
-use super::result::StageLatency;
+use super::result::{FrameResult, StageLatency};
 
 /// Per-stream counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -140,6 +140,48 @@ impl SessionCounters {
             model: self.model.summary(),
             total: self.total.summary(),
         }
+    }
+}
+
+/// What a path knows about a frame it just stepped.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SteppedFrame {
+    /// As pushed (or passed to `process` / `step`).
+    pub timestamp_ns: i64,
+    pub tag: u64,
+    /// From push to the start of the forward pass (0 for synchronous calls).
+    pub queue_us: u64,
+    /// From push (or the call) to the result being ready.
+    pub total_us: u64,
+    /// True for synchronous calls (`process`, `step`): their frame is
+    /// counted in here, a pushed frame was counted when it was pushed.
+    pub counts_in: bool,
+}
+
+/// Books a stepped frame the same way on every path (worker, `process`,
+/// `step`): the result gets the frame's timestamp, tag and latency, the
+/// session counters count it, and so do the stream's stats when it came
+/// from a stream (`stream`: its stats and its carry's episode count).
+pub(crate) fn book_stepped_frame(
+    frame: SteppedFrame,
+    result: &mut FrameResult,
+    counters: &mut SessionCounters,
+    stream: Option<(&mut StreamStats, u64)>,
+) {
+    result.timestamp_ns = frame.timestamp_ns;
+    result.tag = frame.tag;
+    result.latency.queue_us = frame.queue_us;
+    result.latency.total_us = frame.total_us;
+    if frame.counts_in {
+        counters.frames_in += 1;
+    }
+    counters.record_frame(&result.latency);
+    if let Some((stats, episodes)) = stream {
+        if frame.counts_in {
+            stats.frames_in += 1;
+        }
+        stats.frames_out += 1;
+        stats.episodes = episodes;
     }
 }
 

@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 
 use parking_lot::MutexGuard;
 
-use super::carry::{check_values, EpisodeSeed, FrameInit};
+use super::carry::{check_episode_seed, FrameInit};
 use super::engine::{self, Job};
 use super::frame::{convert_into, Frame};
-use super::model::InitKind;
 use super::options::OverflowPolicy;
 use super::result::FrameResult;
-use super::session::{closed, QueuedFrame, ResultCallback, Shared, State, StreamState};
-use super::stats::StreamStats;
+use super::shared::{closed, QueuedFrame, ResultCallback, Shared, State, StreamState};
+use super::stats::{book_stepped_frame, SteppedFrame, StreamStats};
 use crate::error::{Error, Result};
 
 /// A handle to one stream of a session. Dropping it closes the stream.
@@ -22,8 +21,8 @@ use crate::error::{Error, Result};
 /// concurrently (one thread pushing while another polls is the usual
 /// pattern). Results come out in push order.
 pub struct Stream {
-    shared: Arc<Shared>,
-    key: u64,
+    pub(super) shared: Arc<Shared>,
+    pub(super) key: u64,
 }
 
 impl Stream {
@@ -51,7 +50,7 @@ impl Stream {
         self.shared.options.label_maps
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock()
     }
 
@@ -143,7 +142,7 @@ impl Stream {
     }
 
     fn give_back_buffer(&self, buffer: QueuedFrame) {
-        if let Ok(stream) = Shared::stream(&mut self.lock(), self.key) {
+        if let Ok(stream) = self.lock().live_stream(self.key) {
             stream.spare_frames.push(buffer);
         }
     }
@@ -152,28 +151,28 @@ impl Stream {
     /// allocation once sizes settle). Waits up to `timeout` (None: for
     /// ever); `Ok(false)` when nothing arrived in time.
     pub fn poll(&self, timeout: Option<Duration>, out: &mut FrameResult) -> Result<bool> {
-        Ok(self
-            .poll_with(timeout, |queued| {
-                std::mem::swap(queued, out);
-                Ok(())
-            })?
-            .is_some())
+        let taken = self.poll_with(timeout, |queued| {
+            std::mem::swap(queued, out);
+            Ok::<(), Error>(())
+        })?;
+        Ok(taken.is_some())
     }
 
     /// Waits for the oldest result and hands it to `take`; the result is
     /// consumed only when `take` succeeds (so a too-small caller buffer
-    /// loses nothing).
-    pub fn poll_with<T>(
+    /// loses nothing). `take`'s error comes back as it is (the C API keeps
+    /// its status that way).
+    pub fn poll_with<T, E: From<Error>>(
         &self,
         timeout: Option<Duration>,
-        take: impl FnOnce(&mut FrameResult) -> Result<T>,
-    ) -> Result<Option<T>> {
+        take: impl FnOnce(&mut FrameResult) -> std::result::Result<T, E>,
+    ) -> std::result::Result<Option<T>, E> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut state = self.lock();
         loop {
             let stream = live(&mut state, self.key)?;
             if let Some(err) = stream.failure.take() {
-                return Err(err);
+                return Err(err.into());
             }
             if let Some(front) = stream.results.front_mut() {
                 let value = take(front)?;
@@ -193,7 +192,8 @@ impl Stream {
                         "no result yet, and a poll from the session's worker thread (a result callback) cannot \
                          wait for one: poll with a timeout (it returns at once there) or from another thread"
                             .into(),
-                    )),
+                    )
+                    .into()),
                 };
             }
             match deadline {
@@ -243,11 +243,10 @@ impl Stream {
         let label_size = shared.options.label_maps.then_some((frame.height, frame.width));
         let outcome = convert_into(frame, &shared.model.config().preprocess, input).and_then(|_| {
             let mut jobs = [Job { input, init: init.clone(), carry: &mut carry, result: out, label_size }];
-            let model = shared.current_model();
-            engine::run(&model, &shared.engine, &mut jobs)
+            engine::run(&shared.serving.current(), &shared.engine, &mut jobs)
         });
         if outcome.is_ok() {
-            shared.record(self.key, out, input_of(&buffer), None);
+            shared.serving.record(self.key, out, input_of(&buffer), None);
         }
         let mut state = self.lock();
         let state = &mut *state;
@@ -268,86 +267,18 @@ impl Stream {
         if closed_meanwhile {
             return Err(closed("stream"));
         }
-        out.timestamp_ns = frame.timestamp_ns;
-        out.tag = frame.tag;
-        out.latency.queue_us = 0;
-        out.latency.total_us = started.elapsed().as_micros() as u64;
-        let stream = state.streams.get_mut(&self.key).expect("present");
-        stream.stats.frames_in += 1;
-        stream.stats.frames_out += 1;
-        stream.stats.episodes = stream.carry.as_ref().map_or(0, |c| c.episodes);
-        state.counters.frames_in += 1;
-        state.counters.record_batch(1);
-        state.counters.record_frame(&out.latency);
-        Ok(())
-    }
-
-    /// Starts a new episode at the next pushed or processed frame: fresh
-    /// slots, new slot ids. Frames already queued finish the old episode.
-    pub fn reset(&self) -> Result<()> {
-        self.set_next_init(FrameInit::Start(EpisodeSeed::Default))
-    }
-
-    /// Starts a new episode at the next frame from boxes [K * 4], as
-    /// (y_min, x_min, y_max, x_max) in [0, 1], one per slot (a zero box for
-    /// an unused slot). Conditional models only.
-    pub fn seed_boxes(&self, boxes: &[f32]) -> Result<()> {
-        let info = self.shared.model.info();
-        if info.init != InitKind::Conditional {
-            return Err(Error::Unsupported("this model does not take boxes (its init is not conditional)".into()));
-        }
-        check_values(boxes, 4 * info.num_slots, "boxes")?;
-        self.set_next_init(FrameInit::Start(EpisodeSeed::Boxes(boxes.to_vec())))
-    }
-
-    /// Starts a new episode at the next frame from the given slots [K * D].
-    pub fn seed_slots(&self, slots: &[f32]) -> Result<()> {
-        let info = self.shared.model.info();
-        check_values(slots, info.num_slots * info.slot_dim, "slots")?;
-        self.set_next_init(FrameInit::Start(EpisodeSeed::Slots(slots.to_vec())))
-    }
-
-    fn set_next_init(&self, init: FrameInit) -> Result<()> {
-        let mut state = self.lock();
-        live(&mut state, self.key)?.next_init = init;
-        Ok(())
-    }
-
-    /// Continues the episode from the given slots [K * D] at the next frame
-    /// (a world model's predicted slots, or a state saved with `state`).
-    pub fn set_state(&self, slots: &[f32]) -> Result<()> {
-        let info = self.shared.model.info();
-        check_values(slots, info.num_slots * info.slot_dim, "state")?;
-        let mut state = self.lock();
-        let stream = live(&mut state, self.key)?;
-        stream.next_init = match std::mem::replace(&mut stream.next_init, FrameInit::Continue) {
-            FrameInit::Start(_) => FrameInit::Start(EpisodeSeed::Slots(slots.to_vec())),
-            _ => FrameInit::ContinueFrom(slots.to_vec()),
+        let stepped = SteppedFrame {
+            timestamp_ns: frame.timestamp_ns,
+            tag: frame.tag,
+            queue_us: 0,
+            total_us: started.elapsed().as_micros() as u64,
+            counts_in: true,
         };
+        let stream = state.streams.get_mut(&self.key).expect("present");
+        let episodes = stream.carry.as_ref().map_or(0, |c| c.episodes);
+        state.counters.record_batch(1);
+        book_stepped_frame(stepped, out, &mut state.counters, Some((&mut stream.stats, episodes)));
         Ok(())
-    }
-
-    /// Copies the carried slots [K * D] (the initial slots of the frame
-    /// after the last one stepped) into `out`. Waits while a frame of this
-    /// stream is being stepped. Frames still queued are not reflected.
-    pub fn state(&self, out: &mut [f32]) -> Result<()> {
-        let info = self.shared.model.info();
-        let needed = info.num_slots * info.slot_dim;
-        if out.len() < needed {
-            return Err(Error::invalid(format!("state buffer holds {} values, {needed} needed", out.len())));
-        }
-        let mut state = self.lock();
-        loop {
-            let stream = live(&mut state, self.key)?;
-            match &stream.carry {
-                Some(c) if !c.started => return Err(Error::invalid("no frame of this stream has been stepped yet")),
-                Some(c) => {
-                    out[..needed].copy_from_slice(&c.next_init);
-                    return Ok(());
-                }
-                None => self.shared.progress.wait(&mut state),
-            }
-        }
     }
 
     /// Results go to `callback` on the worker thread instead of the poll
@@ -410,7 +341,7 @@ fn input_of(buffer: &Option<QueuedFrame>) -> &[f32] {
 }
 
 fn live(state: &mut State, key: u64) -> Result<&mut StreamState> {
-    Shared::stream(state, key)
+    state.live_stream(key)
 }
 
 /// Instance masks must cover the frame. Any number of instances is fine:
@@ -425,16 +356,6 @@ fn check_masks(ids: &[u8], frame: &Frame) -> Result<()> {
             frame.width,
             frame.height
         )));
-    }
-    Ok(())
-}
-
-/// A conditional model cannot start an episode without boxes or slots.
-fn check_episode_seed(next: &FrameInit, init: InitKind) -> Result<()> {
-    if init == InitKind::Conditional && *next == FrameInit::Start(EpisodeSeed::Default) {
-        return Err(Error::invalid(
-            "this conditional model needs first-frame boxes: call seed_boxes (or seed_slots) before the episode's first frame",
-        ));
     }
     Ok(())
 }
