@@ -42,6 +42,15 @@ fn rewrite(
     safetensors::serialize(views, Some(metadata)).unwrap()
 }
 
+/// Rewrites a bundle's JSON config through `edit`.
+fn with_config(bytes: &[u8], edit: &dyn Fn(&mut serde_json::Value)) -> Vec<u8> {
+    rewrite(bytes, |_, meta| {
+        let mut v: serde_json::Value = serde_json::from_str(&meta[bundle::CONFIG_KEY]).unwrap();
+        edit(&mut v);
+        meta.insert(bundle::CONFIG_KEY.into(), v.to_string());
+    })
+}
+
 fn load_error(bytes: &[u8]) -> String {
     match bundle::load_bytes(bytes, Device::Cpu) {
         Err(Error::BadModel(msg)) => msg,
@@ -88,13 +97,7 @@ fn every_problem_is_named_at_once() {
 #[test]
 fn config_problems_name_the_field() {
     let bytes = model_bytes();
-    let with_config = |f: &dyn Fn(&mut serde_json::Value)| {
-        rewrite(&bytes, |_, meta| {
-            let mut v: serde_json::Value = serde_json::from_str(&meta[bundle::CONFIG_KEY]).unwrap();
-            f(&mut v);
-            meta.insert(bundle::CONFIG_KEY.into(), v.to_string());
-        })
-    };
+    let with_config = |f: &dyn Fn(&mut serde_json::Value)| with_config(&bytes, f);
     let msg = load_error(&with_config(&|v| v["format_version"] = 99.into()));
     assert!(msg.contains("format_version 99 is not supported"), "{msg}");
     let msg = load_error(&with_config(&|v| v["grouping"]["renormalization"] = "sideways".into()));
@@ -116,13 +119,7 @@ fn config_problems_name_the_field() {
 #[test]
 fn config_numbers_out_of_range_are_refused_at_load() {
     let bytes = model_bytes();
-    let with_config = |f: &dyn Fn(&mut serde_json::Value)| {
-        rewrite(&bytes, |_, meta| {
-            let mut v: serde_json::Value = serde_json::from_str(&meta[bundle::CONFIG_KEY]).unwrap();
-            f(&mut v);
-            meta.insert(bundle::CONFIG_KEY.into(), v.to_string());
-        })
-    };
+    let with_config = |f: &dyn Fn(&mut serde_json::Value)| with_config(&bytes, f);
     type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
     let cases: [(&str, Edit, &str); 6] = [
         (
@@ -151,11 +148,8 @@ fn config_numbers_out_of_range_are_refused_at_load() {
 /// allocate a terabyte).
 #[test]
 fn configs_asking_for_more_weights_than_the_file_holds_are_refused_before_allocating() {
-    let bytes = rewrite(&model_bytes(), |_, meta| {
-        let mut v: serde_json::Value = serde_json::from_str(&meta[bundle::CONFIG_KEY]).unwrap();
-        v["encoder"]["channels"] = serde_json::json!([8192, 8192, 8192, 8192]);
-        meta.insert(bundle::CONFIG_KEY.into(), v.to_string());
-    });
+    let bytes =
+        with_config(&model_bytes(), &|v| v["encoder"]["channels"] = serde_json::json!([8192, 8192, 8192, 8192]));
     let msg = load_error(&bytes);
     assert!(msg.contains("the config implies at least") && msg.contains("weights but the file holds"), "{msg}");
     // A real bundle always holds at least the bound.
