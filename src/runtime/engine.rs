@@ -94,8 +94,8 @@ fn run_jobs(model: &RuntimeModel, config: &EngineConfig, jobs: &mut [Job]) -> Re
     // Non-finite slots would be carried into every later frame of the
     // stream: refuse them before any carry or result changes.
     for out in outputs.iter().flatten() {
-        let finite =
-            out.slots.isfinite().all().int64_value(&[]) != 0 && out.next_init.isfinite().all().int64_value(&[]) != 0;
+        // One reduction and one read-back per pass.
+        let finite = out.slots.isfinite().all().logical_and(&out.next_init.isfinite().all()).int64_value(&[]) != 0;
         if !finite {
             return Err(Error::invalid(
                 "the frame produced non-finite slots (extreme input values?): nothing was carried over, \

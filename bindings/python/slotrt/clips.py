@@ -129,3 +129,23 @@ def list_clips(path) -> list[Path]:
     if not found:
         raise ClipFileError(f"{path}: no clips (.npz files or frame_NNN.png folders) inside")
     return found
+
+
+def progress(done: int, total: int) -> None:
+    """One rewritten stderr line: a bar and the count of clips written."""
+    import sys
+
+    filled = 30 * done // max(total, 1)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} clips" + ("\n" if done == total else ""))
+    sys.stderr.flush()
+
+
+def write_clips(out, indices, make) -> None:
+    """Writes `make(i) -> (frames, ids)` as `out/clip_{i:05d}.npz` for each
+    index, with a progress line: the CLI of every clip generator."""
+    indices = list(indices)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    for n, i in enumerate(indices, 1):
+        frames, ids = make(i)
+        save_clip(Path(out) / f"clip_{i:05d}.npz", frames, ids)
+        progress(n, len(indices))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import colorsys
-import os
 import sys
 
 import numpy as np
@@ -138,14 +137,9 @@ def main(argv=None) -> int:
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--height", type=int, default=64)
     a = p.parse_args(argv)
-    from .clips import save_clip
+    from .clips import write_clips
 
-    os.makedirs(a.out, exist_ok=True)
-    for i in range(a.clips):
-        f, ids = generate(i, a.width, a.height, a.frames)
-        save_clip(os.path.join(a.out, f"clip_{i:05d}.npz"), f, ids)
-        sys.stderr.write(f"\r{i + 1}/{a.clips} clips")
-    sys.stderr.write("\n")
+    write_clips(a.out, range(a.clips), lambda i: generate(i, a.width, a.height, a.frames))
     return 0
 
 

@@ -303,6 +303,8 @@ def main(argv=None) -> int:
         width=a.width, height=a.height, frames=a.frames, min_objects=a.min_objects, max_objects=a.max_objects,
         moving_camera_prob=0.0 if a.static_camera else SceneConfig.moving_camera_prob,
     )
+    from .clips import progress
+
     os.makedirs(a.out, exist_ok=True)
     jobs = [(a.split, a.first + i, cfg, a.out, a.png) for i in range(a.clips)]
     done = 0
@@ -312,21 +314,13 @@ def main(argv=None) -> int:
         with mp.get_context("spawn").Pool(a.workers) as pool:
             for _ in pool.imap_unordered(_render_one, jobs):
                 done += 1
-                _progress(done, a.clips)
+                progress(done, a.clips)
     else:
         for job in jobs:
             _render_one(job)
             done += 1
-            _progress(done, a.clips)
-    print(file=sys.stderr)
+            progress(done, a.clips)
     return 0
-
-
-def _progress(done: int, total: int):
-    width = 30
-    filled = width * done // max(total, 1)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} clips")
-    sys.stderr.flush()
 
 
 if __name__ == "__main__":

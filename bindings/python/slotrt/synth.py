@@ -102,10 +102,8 @@ def main(argv=None) -> int:
     of the built-in 2D generator as `.npz` clip files (slotrt.clips), the
     form the PyTorch trainer and `slotrt train --data` read."""
     import argparse
-    import os
-    import sys
 
-    from .clips import save_clip
+    from .clips import write_clips
 
     p = argparse.ArgumentParser(prog="python -m slotrt.synth", description=main.__doc__.split("\n")[0])
     p.add_argument("--out", required=True)
@@ -116,12 +114,12 @@ def main(argv=None) -> int:
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--height", type=int, default=64)
     a = p.parse_args(argv)
-    os.makedirs(a.out, exist_ok=True)
-    for i in range(a.clips):
-        clip = generate_clip(a.split, a.first + i, frames=a.frames, width=a.width, height=a.height)
-        save_clip(os.path.join(a.out, f"clip_{a.first + i:05d}.npz"), clip.rgb, clip.ids)
-        sys.stderr.write(f"\r{i + 1}/{a.clips} clips")
-    sys.stderr.write("\n")
+
+    def make(i):
+        clip = generate_clip(a.split, i, frames=a.frames, width=a.width, height=a.height)
+        return clip.rgb, clip.ids
+
+    write_clips(a.out, range(a.first, a.first + a.clips), make)
     return 0
 
 
